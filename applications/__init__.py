@@ -3,17 +3,49 @@
 Modules: ``digits`` (handwritten digit classification) and, shared by every
 application, ``data`` (loaders and tf.data pipelines), ``augmentation``,
 ``callbacks``, ``training`` (the one ``train`` function), ``reporting``
-(metrics and plots) and ``export`` (versioned SavedModels).
+(metrics and plots), ``export`` (versioned SavedModels) and ``cli``.
 """
 
+import contextlib
 import os
 from importlib import metadata
-
-# TensorFlow's C++ start-up lines (oneDNN, CPU features, CUDA probing) are noise
-# for a command-line user; Python warnings are untouched. A value the user set wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 try:
     __version__ = metadata.version("kerazoo")
 except metadata.PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+source"
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _import_tensorflow_quietly():
+    """Import TensorFlow without its C++ start-up lines (oneDNN notice, CPU features, CUDA probing).
+
+    TensorFlow writes some of them before its log level applies, so stderr is
+    closed while it imports and probes devices; an import error still raises
+    with its traceback afterwards. Set TF_CPP_MIN_LOG_LEVEL yourself to see them.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    with _stderr_silenced():
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except ImportError:
+            pass  # re-raised with a readable traceback by the real import below
+
+
+_import_tensorflow_quietly()

@@ -171,13 +171,17 @@ def serving_signature(model, image_shape):
 
     def serve(images):
         shape = tf.shape(images)
-        rank_ok = tf.logical_or(tf.equal(tf.rank(images), 3),
-                                tf.logical_and(tf.equal(tf.rank(images), 4), tf.equal(shape[-1], channels)))
-        tf.debugging.assert_equal(rank_ok, True,
-                                  message=f"images must be [N, {height}, {width}] or [N, {height}, {width}, 1]")
-        tf.debugging.assert_equal(shape[1:3], tf.constant([height, width]),
-                                  message=f"images must be {height}x{width}")
-        pixels = tf.cast(tf.reshape(images, [-1, height, width, channels]), tf.float32)
+        rank = tf.rank(images)
+        rank_ok = tf.logical_or(tf.equal(rank, 3),
+                                tf.logical_and(tf.equal(rank, 4), tf.equal(shape[-1], channels)))
+        checks = [
+            tf.debugging.assert_equal(rank_ok, True, message=(
+                f"images must be [N, {height}, {width}] or [N, {height}, {width}, {channels}]")),
+            tf.debugging.assert_equal(shape[1:3], tf.constant([height, width]),
+                                      message=f"images must be {height}x{width}"),
+        ]
+        with tf.control_dependencies(checks):  # check before reshape can fail obscurely
+            pixels = tf.cast(tf.reshape(images, [-1, height, width, channels]), tf.float32)
         probabilities = tf.cast(model(pixels, training=False), tf.float32)
         return {"probabilities": probabilities,
                 "class_id": tf.argmax(probabilities, axis=-1, output_type=tf.int32)}

@@ -82,6 +82,12 @@ class Perceptron(keras.Model):
         kwargs.setdefault("optimizer", None)
         super().compile(**kwargs)
 
+    def get_compile_config(self):
+        return {}
+
+    def compile_from_config(self, config):
+        self.compile()
+
     def fit(self, *args, callbacks=None, **kwargs):
         if not self.compiled:
             self.compile()

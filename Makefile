@@ -1,0 +1,29 @@
+# Two commands do all the set-up on a fresh clone:
+#   make run    create .venv, install, classify the embedded digits
+#   make test   create .venv, install with test extras, run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: run test test-all benchmark zoo-table clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --editable ".[test]"
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) -m applications.digits --source embedded
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+benchmark: $(VENV)/.installed
+	$(PY) -m benchmarks.digits
+
+clean:
+	rm -rf runs .pytest_cache .hypothesis

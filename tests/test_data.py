@@ -1,0 +1,84 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from applications import data
+
+
+def write_idx(path, array):
+    codes = {np.uint8: 0x08}
+    header = bytes([0, 0, codes[array.dtype.type], array.ndim])
+    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+def test_idx_round_trip(tmp_path):
+    images = np.arange(2 * 4 * 5, dtype=np.uint8).reshape(2, 4, 5)
+    labels = np.array([3, 7], dtype=np.uint8)
+    write_idx(tmp_path / "a-images-idx3-ubyte.gz", images)
+    write_idx(tmp_path / "a-labels-idx1-ubyte.gz", labels)
+    x, y, source = data.load_path(tmp_path)
+    np.testing.assert_array_equal(x, images)
+    np.testing.assert_array_equal(y, labels)
+    assert str(tmp_path) in source
+
+
+def test_real_mnist_idx(shared_data):
+    x, y = data.load_idx_folder(shared_data / "mnist")
+    assert x.shape == (10_000, 28, 28) and x.dtype == np.uint8
+    assert y.shape == (10_000,) and set(np.unique(y)) == set(range(10))
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\x00\x00\x08\x03" + (5).to_bytes(4, "big") * 3 + b"\x00" * 10, "corrupt"),
+    (b"GIF89a....", "not an IDX file"),
+])
+def test_corrupt_idx(tmp_path, content, message):
+    path = tmp_path / "x-images-idx3-ubyte"
+    path.write_bytes(content)
+    with pytest.raises(data.DataError, match=message):
+        data.load_idx(path)
+
+
+def test_npz_missing_key_and_corrupt(tmp_path):
+    np.savez(tmp_path / "a.npz", images=np.zeros((2, 2)))
+    with pytest.raises(data.DataError, match="no array named 'x'"):
+        data.load_npz(tmp_path / "a.npz")
+    (tmp_path / "b.npz").write_bytes(b"not a zip")
+    with pytest.raises(data.DataError, match="cannot read"):
+        data.load_npz(tmp_path / "b.npz")
+
+
+@pytest.mark.parametrize("x, y, message", [
+    (np.zeros((0, 2)), np.zeros(0, int), "empty"),
+    (np.full((30, 2), np.nan), np.arange(30) % 2, "NaN"),
+    (np.zeros((30, 2)), np.zeros(30, int), "at least two classes"),
+    (np.zeros((30, 2)), np.arange(31) % 2, "pair"),
+    (np.zeros((30, 2)), (np.arange(30) % 2).astype(float), "integer class id"),
+    (np.zeros((30, 2)), np.r_[np.zeros(29, int), 1], "only 1 examples"),
+])
+def test_classification_checks(x, y, message):
+    with pytest.raises(data.DataError, match=message):
+        data.check_classification_data(x, y)
+
+
+def test_stratified_split_keeps_proportions():
+    y = np.repeat(np.arange(4), [100, 50, 30, 20])
+    x = np.arange(len(y))
+    (xt, yt), (xv, yv), (xs, ys) = data.stratified_split(x, y, test_fraction=0.2,
+                                                           validation_fraction=0.1, seed=0)
+    assert len(xt) + len(xv) + len(xs) == len(y)
+    assert len(set(xt) | set(xv) | set(xs)) == len(y)  # disjoint and complete
+    np.testing.assert_array_equal(np.bincount(ys), [20, 10, 6, 4])
+
+
+def test_make_dataset_batches_everything_once():
+    x = np.arange(10)
+    batches = list(data.make_dataset(x, x * 2, batch_size=4, shuffle=True, seed=1))
+    assert [len(b[0]) for b in batches] == [4, 4, 2]
+    seen = np.concatenate([b[0].numpy() for b in batches])
+    assert sorted(seen) == list(range(10))
+    assert all((b[1].numpy() == 2 * b[0].numpy()).all() for b in batches)

@@ -1,0 +1,179 @@
+"""The digits application end to end: accuracy on real data, run files, export, resume."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT, run_app
+
+
+@pytest.fixture(scope="module")
+def embedded_run(tmp_path_factory):
+    """The README's run command (embedded digits, default model) plus --export, run once."""
+    work = tmp_path_factory.mktemp("digits")
+    result = run_app("applications.digits", "--source", "embedded", "--export",
+                     "--output", work / "runs", "--export-dir", work / "saved_models", cwd=work)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = next((work / "runs" / "digits").glob("2*"))
+    return work, run_dir, result
+
+
+def test_reaches_accuracy_floor_on_embedded_digits(embedded_run):
+    _, run_dir, result = embedded_run
+    assert "Data: embedded scikit-learn digits" in result.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.985
+    assert metrics["train_seconds"] < 60
+    assert metrics["data_source"].startswith("embedded scikit-learn digits")
+    assert metrics["split"] == {"train": 1293, "validation": 144, "test": 360}
+    assert np.array(metrics["confusion_matrix"]).sum() == 360
+    assert set(metrics["per_class"]) == {str(d) for d in range(10)}
+    assert all({"precision", "recall"} <= set(v) for v in metrics["per_class"].values())
+
+
+def test_writes_history_and_plots(embedded_run):
+    _, run_dir, _ = embedded_run
+    history = pd.read_csv(run_dir / "history.csv")
+    assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} <= set(history.columns)
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    for png in ("learning_curves.png", "confusion_matrix.png"):
+        assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_export_matches_keras_model_in_a_fresh_process(embedded_run):
+    work, run_dir, result = embedded_run
+    export = work / "saved_models" / "digits" / "1"
+    assert f"Exported SavedModel to {export}" in result.stdout
+    metadata = json.loads((export / "metadata.json").read_text())
+    assert metadata["labels"] == [str(d) for d in range(10)]
+    assert metadata["version"] == 1 and "test_accuracy" in metadata["metrics"]
+
+    # The Keras model's class ids on the test split, loaded in safe mode.
+    import keras
+
+    from applications import data
+    from applications.digits import load_embedded
+
+    embedded = load_embedded()
+    _, _, (x_test, y_test) = data.stratified_split(embedded.x[..., None], embedded.y,
+                                                   test_fraction=0.2, validation_fraction=0.1, seed=42)
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    keras_ids = np.asarray(model(x_test.astype("float32"), training=False)).argmax(-1)
+    np.save(work / "x_test.npy", x_test[..., 0])  # [N, H, W] uint8, as a client sends
+
+    script = textwrap.dedent(f"""
+        import numpy as np, tensorflow as tf
+        serve = tf.saved_model.load({str(export)!r}).signatures["serving_default"]
+        images = np.load({str(work / "x_test.npy")!r})
+        ids3 = serve(images=tf.constant(images))["class_id"].numpy()
+        ids4 = serve(images=tf.constant(images[..., None]))["class_id"].numpy()
+        assert (ids3 == ids4).all()
+        np.save({str(work / "served_ids.npy")!r}, ids3)
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=120)
+    served_ids = np.load(work / "served_ids.npy")
+    np.testing.assert_array_equal(served_ids, keras_ids)
+    assert (served_ids == y_test).mean() >= 0.985
+
+    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable))
+    shown = subprocess.run([cli, "show", "--dir", str(export), "--all"],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "serving_default" in shown.stdout and "class_id" in shown.stdout
+
+
+def test_exporting_twice_makes_versions_1_and_2(embedded_run, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from applications.digits import serving_signature
+    from applications.export import export_saved_model
+
+    _, run_dir, _ = embedded_run
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    serve, signature = serving_signature(model, (8, 8, 1))
+    paths = [export_saved_model(model, "digits", serving_fn=serve, input_signature=signature,
+                                metadata={}, root=tmp_path) for _ in range(2)]
+    assert [p.name for p in paths] == ["1", "2"]
+    first = (paths[0] / "saved_model.pb").stat().st_mtime_ns
+    assert sorted(p.name for p in (tmp_path / "digits").iterdir()) == ["1", "2"]  # no staging left
+    assert (paths[0] / "saved_model.pb").stat().st_mtime_ns == first
+    serve_loaded = tf.saved_model.load(str(paths[1])).signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="8x8"):
+        serve_loaded(images=tf.zeros((1, 9, 9), tf.uint8))
+
+
+def test_interrupted_training_resumes_from_backup(tmp_path):
+    """SIGKILL after the first epoch's backup; the same command resumes from the saved epoch."""
+    command = [sys.executable, "-m", "applications.digits", "--source", "embedded",
+               "--model", "convnet", "--epochs", "200", "--output", str(tmp_path / "runs")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    first = subprocess.Popen(command, cwd=tmp_path, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    backups = tmp_path / "runs" / "digits" / "backup"
+    deadline = time.monotonic() + 180
+    try:
+        while not list(backups.glob("*/training_metadata.json")):
+            assert first.poll() is None, "training ended before its first backup"
+            assert time.monotonic() < deadline, "no backup appeared"
+            time.sleep(0.02)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    metadata = next(backups.glob("*/training_metadata.json"))
+    saved_epoch = json.loads(metadata.read_text())["epoch"]
+    assert saved_epoch >= 1
+
+    second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert f"Resuming from epoch {saved_epoch}" in second.stdout
+    run_dirs = sorted((tmp_path / "runs" / "digits").glob("2*"))
+    history = pd.read_csv(run_dirs[-1] / "history.csv")
+    assert history["epoch"].iloc[0] == saved_epoch  # continued, not started over
+    assert json.loads((run_dirs[-1] / "metrics.json").read_text())["resumed_from_epoch"] == saved_epoch
+    assert not metadata.parent.exists()  # the backup is removed once training finishes
+
+
+def test_offline_falls_back_to_embedded_in_seconds(tmp_path):
+    from applications.data import internet_reachable
+
+    if internet_reachable():
+        pytest.skip("online: MNIST would be downloaded, so the offline fallback cannot be observed")
+    start = time.monotonic()
+    result = run_app("applications.digits", "--epochs", "1", "--model", "convnet",
+                     "--output", tmp_path / "runs", cwd=tmp_path,
+                     env={"KERAS_HOME": str(tmp_path / "keras"), "TFDS_DATA_DIR": str(tmp_path / "tfds")})
+    assert result.returncode == 0, result.stderr
+    assert "falling back to the embedded digits" in result.stdout
+    assert "Data: embedded scikit-learn digits" in result.stdout
+    assert time.monotonic() - start < 60
+
+
+def test_source_mnist_offline_is_a_clear_error(tmp_path):
+    from applications.data import internet_reachable
+
+    if internet_reachable():
+        pytest.skip("online: MNIST would be downloaded")
+    result = run_app("applications.digits", "--source", "mnist", "--output", tmp_path / "runs",
+                     cwd=tmp_path, env={"KERAS_HOME": str(tmp_path / "keras"),
+                                        "TFDS_DATA_DIR": str(tmp_path / "tfds")})
+    assert result.returncode == 2
+    assert "--source embedded" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_real_mnist_idx_through_data_flag(shared_data, tmp_path):
+    result = run_app("applications.digits", "--data", shared_data / "mnist", "--model", "convnet",
+                     "--epochs", "2", "--output", tmp_path / "runs", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Data: IDX files in" in result.stdout and "10000 images of 28x28" in result.stdout
+    metrics = json.loads(next((tmp_path / "runs" / "digits").glob("2*/metrics.json")).read_text())
+    assert metrics["test_accuracy"] >= 0.9  # two epochs on 7.2k real MNIST digits

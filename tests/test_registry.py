@@ -1,0 +1,65 @@
+import keras
+import pytest
+
+import zoo
+
+
+def test_names_and_pattern():
+    assert {"perceptron", "mlp", "convnet", "lenet5"} <= set(zoo.names())
+    assert zoo.names("conv*") == ["convnet"]
+    assert zoo.names() == sorted(zoo.names())
+
+
+def test_build_returns_uncompiled_model():
+    model = zoo.build("convnet", input_shape=(28, 28, 1), classes=10)
+    assert isinstance(model, keras.Model)
+    assert not model.compiled
+    assert model.output_shape == (None, 10)
+
+
+def test_unknown_name_lists_close_matches():
+    with pytest.raises(ValueError, match=r"Unknown model name 'convnett'.*Did you mean 'convnet'"):
+        zoo.build("convnett")
+
+
+def test_register_rejects_duplicates():
+    with pytest.raises(ValueError, match="already registered"):
+        zoo.register("convnet", family="convnet", task="image_classification")(lambda: None)
+
+
+def test_classic_mnist_convnet_matches_keras_io():
+    """padding='valid' is keras-io's mnist_convnet layer for layer."""
+    reference = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        keras.layers.MaxPooling2D(pool_size=(2, 2)),
+        keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        keras.layers.MaxPooling2D(pool_size=(2, 2)),
+        keras.layers.Flatten(),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model = zoo.build("convnet", padding="valid")
+    assert model.count_params() == reference.count_params() == 34_826
+
+
+def test_lenet5_has_the_classic_parameter_count():
+    assert zoo.build("lenet5").count_params() == 61_706
+
+
+@pytest.mark.parametrize("name, kwargs, argument", [
+    ("convnet", {"input_shape": (28, 28)}, "input_shape"),
+    ("convnet", {"input_shape": (8, 8, 1), "padding": "valid"}, "input_shape"),
+    ("convnet", {"classes": 0}, "classes"),
+    ("convnet", {"dropout": 1.5}, "dropout"),
+    ("convnet", {"padding": "full"}, "padding"),
+    ("lenet5", {"input_shape": (8, 8, 1)}, "input_shape"),
+    ("mlp", {"activation": "swishy"}, "activation"),
+    ("mlp", {"depth": -1}, "depth"),
+    ("mlp", {"classes": 1, "classifier_activation": "softmax"}, "classes"),
+    ("perceptron", {"input_dim": 0}, "input_dim"),
+    ("perceptron", {"learning_rate": -1.0}, "learning_rate"),
+])
+def test_invalid_arguments_name_the_argument(name, kwargs, argument):
+    with pytest.raises(ValueError, match=rf"^{argument}="):
+        zoo.build(name, **kwargs)
