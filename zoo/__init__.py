@@ -11,6 +11,6 @@ Builders return uncompiled ``keras.Model`` objects and use ``keras.layers`` and
 from zoo.registry import build, entry, names, register
 
 # Importing the family modules registers their builders.
-from zoo import perceptron, mlp, convnet  # noqa: E402,F401  isort: skip
+from zoo import perceptron, mlp, convnet, resnet  # noqa: E402,F401  isort: skip
 
 __all__ = ["build", "entry", "names", "register"]

@@ -1,0 +1,1 @@
+"""Scripts that measure speed and quality on real data, side by side with baselines."""
