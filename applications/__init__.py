@@ -36,9 +36,11 @@ def _import_tensorflow_quietly():
     closed while it imports and probes devices; an import error still raises
     with its traceback afterwards. Set TF_CPP_MIN_LOG_LEVEL yourself to see them.
     """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    # Our own setting is marked so that child processes (tests, benchmarks) stay quiet too.
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ and "KERAZOO_QUIET_TF" not in os.environ:
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.environ["KERAZOO_QUIET_TF"] = "1"
     with _stderr_silenced():
         try:
             import tensorflow as tf

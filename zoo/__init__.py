@@ -11,6 +11,8 @@ Builders return uncompiled ``keras.Model`` objects and use ``keras.layers`` and
 from zoo.registry import build, entry, names, register
 
 # Importing the family modules registers their builders.
-from zoo import perceptron, mlp, convnet, resnet  # noqa: E402,F401  isort: skip
+from zoo import (  # noqa: E402,F401  isort: skip
+    autoencoder, convnet, forecasting, mlp, perceptron, recurrent, resnet, transformer,
+)
 
 __all__ = ["build", "entry", "names", "register"]

@@ -47,3 +47,38 @@ def regularizer(l1: float, l2: float):
     if l2:
         return keras.regularizers.L2(l2)
     return None
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class PositionEmbedding(layers.Layer):
+    """Adds a learned embedding of each position 0..length-1 to ``[batch, length, dim]`` inputs."""
+
+    def __init__(self, max_length, **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def build(self, input_shape):
+        self.position_embedding = layers.Embedding(self.max_length, input_shape[-1], name="positions")
+        self.position_embedding.build((None,))
+
+    def call(self, inputs):
+        positions = keras.ops.arange(keras.ops.shape(inputs)[1])
+        return inputs + keras.ops.cast(self.position_embedding(positions), inputs.dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        return {**super().get_config(), "max_length": self.max_length}
+
+
+def transformer_encoder_block(x, *, num_heads, key_dim, ff_dim, dropout, name, attention_mask=None):
+    """Post-norm encoder block: self-attention and a feed-forward net, each with residual + LayerNorm."""
+    attended = layers.MultiHeadAttention(num_heads, key_dim, dropout=dropout, name=f"{name}_attention")(
+        x, x, attention_mask=attention_mask)
+    x = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm1")(
+        layers.Add(name=f"{name}_residual1")([x, layers.Dropout(dropout, name=f"{name}_dropout1")(attended)]))
+    hidden = layers.Dense(ff_dim, activation="gelu", name=f"{name}_ff1")(x)
+    hidden = layers.Dense(x.shape[-1], name=f"{name}_ff2")(hidden)
+    return layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm2")(
+        layers.Add(name=f"{name}_residual2")([x, layers.Dropout(dropout, name=f"{name}_dropout2")(hidden)]))

@@ -1,0 +1,136 @@
+"""Every registered builder, driven by the registry, plus the zoo's reference checks."""
+
+import keras
+import numpy as np
+import pytest
+from scipy.linalg import subspace_angles
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+
+import zoo
+from zoo.perceptron import Perceptron
+
+# Big ImageNet-size defaults are exercised at small sizes here; the exact
+# 224x224 parameter counts are checked separately below.
+SMALL = {name: {"input_shape": (32, 32, 3), "classes": 10} for name in zoo.names("resnet*")}
+
+
+def sample_input(model):
+    rng = np.random.default_rng(0)
+    if isinstance(model, Perceptron):  # a subclassed model: no symbolic inputs
+        return rng.random((3, model.input_dim)).astype("float32")
+    shape = (3, *(d or 12 for d in model.input_shape[1:]))  # None: any length
+    if "int" in model.inputs[0].dtype:
+        x = rng.integers(1, 50, size=shape).astype("int32")
+        x[:, -2:] = 0  # padding, masked
+        return x
+    return rng.random(shape).astype("float32")
+
+
+def test_at_least_25_builders():
+    assert len(zoo.names()) >= 25, zoo.names()
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_builds_runs_saves_and_reloads(name, tmp_path):
+    model = zoo.build(name, **SMALL.get(name, {}))
+    assert isinstance(model, keras.Model) and not model.compiled
+    assert zoo.entry(name).builder.__doc__, f"{name} has no docstring"
+    x = sample_input(model)
+    y = np.asarray(model(x, training=False))
+    assert y.shape[0] == 3 and np.isfinite(y).all()
+    model.save(tmp_path / f"{name}.keras")
+    reloaded = keras.saving.load_model(tmp_path / f"{name}.keras", safe_mode=True)
+    np.testing.assert_array_equal(np.asarray(reloaded(x, training=False)), y)
+
+
+@pytest.mark.parametrize("name, application", [
+    ("resnet50", keras.applications.ResNet50),
+    ("resnet101", keras.applications.ResNet101),
+    ("resnet152", keras.applications.ResNet152),
+])
+def test_bottleneck_resnets_match_keras_applications_exactly(name, application):
+    ours = zoo.build(name, input_shape=(224, 224, 3), classes=1000).count_params()
+    assert ours == application(weights=None).count_params()
+    if name == "resnet50":
+        assert ours == 25_636_712
+
+
+@pytest.mark.parametrize("name, published", [("resnet18", 11_689_512), ("resnet34", 21_797_672)])
+def test_basic_block_resnets_match_published_counts(name, published):
+    model = zoo.build(name)
+    assert abs(model.count_params() - published) / published < 0.001
+    # The paper's figures count learned parameters only: those match exactly.
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == published
+
+
+def test_resnet_small_input_stem():
+    model = zoo.build("resnet18", input_shape=(28, 28, 1), classes=10, small_inputs=True)
+    assert model.output_shape == (None, 10)
+    assert not any(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)
+    with pytest.raises(ValueError, match="small_inputs=True"):
+        zoo.build("resnet18", input_shape=(28, 28, 1))
+
+
+def test_linear_autoencoder_learns_pca_subspace():
+    digits = load_digits().data / 16.0
+    x = (digits - digits.mean(axis=0)).astype("float32")
+    pca = PCA(10).fit(x)
+    pca_mse = np.mean((pca.inverse_transform(pca.transform(x)) - x) ** 2)
+
+    keras.utils.set_random_seed(0)
+    model = zoo.build("linear_autoencoder", input_shape=(64,), latent_dim=10)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
+    schedule = keras.callbacks.ReduceLROnPlateau("loss", factor=0.5, patience=5, min_lr=1e-6)
+    model.fit(x, x, epochs=150, batch_size=32, verbose=0, callbacks=[schedule])
+    ae_mse = np.mean((np.asarray(model(x)) - x) ** 2)
+    assert ae_mse <= pca_mse * 1.01, (ae_mse, pca_mse)
+
+    decoder_columns = model.get_layer("decoder").get_layer("reconstruction").kernel.numpy().T
+    angles = np.degrees(subspace_angles(decoder_columns, pca.components_.T))
+    assert angles.max() < 5, angles
+
+
+def test_denoising_noise_only_in_training():
+    model = zoo.build("denoising_autoencoder", input_shape=(16,), latent_dim=4, hidden_units=(8,))
+    x = np.ones((2, 16), "float32")
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(model(x)))
+    assert not np.allclose(np.asarray(model(x, training=True)), np.asarray(model(x, training=True)))
+
+
+def test_autoencoder_parts_are_reachable():
+    model = zoo.build("conv_autoencoder", input_shape=(28, 28, 1), latent_dim=8)
+    encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+    assert encoder.output_shape == (None, 8)
+    assert decoder.output_shape == (None, 28, 28, 1)
+
+
+def test_mlp_learns_xor():
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], "float32")
+    y = np.array([0, 1, 1, 0])
+    keras.utils.set_random_seed(1)
+    model = zoo.build("mlp", input_shape=(2,), classes=2, depth=1, width=8, activation="tanh",
+                      initializer="glorot")
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=300, batch_size=4, verbose=0)
+    assert (np.asarray(model(x)).argmax(-1) == y).all()
+
+
+@pytest.mark.parametrize("name, kwargs, shape", [
+    ("lstm_forecaster", {"lookback": 24, "features": 3, "horizon": 6, "targets": 1, "units": [8, 4]},
+     (None, 6, 1)),
+    ("gru_forecaster", {"lookback": 24, "features": 3, "horizon": 6, "targets": 3, "bidirectional": True},
+     (None, 6, 3)),
+    ("dlinear", {"lookback": 48, "features": 3, "horizon": 12}, (None, 12, 3)),
+    ("tcn_forecaster", {"lookback": 48, "features": 3, "horizon": 12}, (None, 12, 3)),
+    ("gru", {"units": [16, 8], "bidirectional": True, "classes": 5}, (None, 5)),
+])
+def test_sequence_output_shapes(name, kwargs, shape):
+    assert zoo.build(name, **kwargs).output_shape == shape
+
+
+def test_recurrent_classifier_masks_padding():
+    model = zoo.build("lstm", vocabulary_size=50, units=8)
+    tokens = np.array([[5, 7, 9, 0, 0, 0]], "int32")
+    shorter = np.array([[5, 7, 9]], "int32")
+    np.testing.assert_allclose(np.asarray(model(tokens)), np.asarray(model(shorter)), rtol=1e-5)

@@ -1,0 +1,92 @@
+"""Forecasting heads: DLinear, an MLP forecaster and a TCN.
+
+All map windows ``[batch, lookback, features]`` to ``[batch, horizon, targets]``
+(``targets`` defaults to ``features``: every column predicted, as in the ETTh1
+multivariate protocol).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from zoo import _checks
+from zoo.registry import register
+
+
+def _check_window(lookback, features, horizon, targets):
+    _checks.positive_int("lookback", lookback)
+    _checks.positive_int("features", features)
+    _checks.positive_int("horizon", horizon)
+    targets = features if targets is None else _checks.positive_int("targets", targets)
+    return targets
+
+
+def _to_forecast(x, horizon, targets):
+    x = layers.Dense(horizon * targets, name="projection")(x)
+    return layers.Reshape((horizon, targets), dtype="float32", name="forecast")(x)
+
+
+@register(family="forecasting", task="forecasting")
+def dlinear(lookback=96, features=7, horizon=96, moving_average=25, name="dlinear"):
+    """DLinear (Zeng et al., 2023): trend = moving average, seasonal = rest; one linear map each over time.
+
+    ``[batch, lookback, features]`` -> ``[batch, horizon, features]``; channels share the maps.
+    The moving average uses 'same' padding that averages only real steps at the
+    edges, where the paper repeats the edge values.
+    """
+    _check_window(lookback, features, horizon, None)
+    _checks.positive_int("moving_average", moving_average)
+    if moving_average > lookback:
+        raise ValueError(f"moving_average={moving_average} is invalid: expected <= lookback ({lookback}).")
+    inputs = keras.Input(shape=(lookback, features), name="window")
+    trend = layers.AveragePooling1D(moving_average, strides=1, padding="same", name="trend")(inputs)
+    seasonal = layers.Subtract(name="seasonal")([inputs, trend])
+    # Dense acts on the last axis: put time there, so the map is over time, per channel.
+    trend = layers.Dense(horizon, name="trend_linear")(layers.Permute((2, 1), name="trend_t")(trend))
+    seasonal = layers.Dense(horizon, name="seasonal_linear")(layers.Permute((2, 1), name="seasonal_t")(seasonal))
+    x = layers.Add(name="sum")([trend, seasonal])
+    outputs = layers.Permute((2, 1), dtype="float32", name="forecast")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@register(family="forecasting", task="forecasting")
+def mlp_forecaster(lookback=96, features=7, horizon=96, targets=None, hidden_units=(256,),
+                   dropout=0.1, name="mlp_forecaster"):
+    """MLP forecaster: the flattened window through dense layers -> ``[batch, horizon, targets]``."""
+    targets = _check_window(lookback, features, horizon, targets)
+    hidden_units = _checks.int_list("hidden_units", hidden_units, allow_empty=True)
+    _checks.fraction("dropout", dropout)
+    inputs = keras.Input(shape=(lookback, features), name="window")
+    x = layers.Flatten(name="flatten")(inputs)
+    for i, units in enumerate(hidden_units, start=1):
+        x = layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    return keras.Model(inputs, _to_forecast(x, horizon, targets), name=name)
+
+
+@register(family="forecasting", task="forecasting")
+def tcn_forecaster(lookback=96, features=7, horizon=96, targets=None, filters=64, kernel_size=3,
+                   dilations=(1, 2, 4, 8, 16), dropout=0.1, name="tcn_forecaster"):
+    """Temporal convolutional network: residual blocks of dilated causal Conv1D; last step -> forecast.
+
+    The receptive field is ``1 + 2 * (kernel_size - 1) * sum(dilations)`` steps.
+    """
+    targets = _check_window(lookback, features, horizon, targets)
+    _checks.positive_int("filters", filters)
+    _checks.positive_int("kernel_size", kernel_size, minimum=2)
+    dilations = _checks.int_list("dilations", dilations)
+    _checks.fraction("dropout", dropout)
+    inputs = keras.Input(shape=(lookback, features), name="window")
+    x = layers.Conv1D(filters, 1, name="input_projection")(inputs)
+    for d in dilations:
+        residual = x
+        for j in (1, 2):
+            x = layers.Conv1D(filters, kernel_size, padding="causal", dilation_rate=d,
+                              activation="relu", name=f"block{d}_conv{j}")(x)
+            if dropout:
+                x = layers.Dropout(dropout, name=f"block{d}_dropout{j}")(x)
+        x = layers.Add(name=f"block{d}_residual")([residual, x])
+    last = layers.Cropping1D((lookback - 1, 0), name="last_step")(x)
+    return keras.Model(inputs, _to_forecast(layers.Flatten(name="flatten")(last), horizon, targets), name=name)

@@ -1,0 +1,101 @@
+"""Recurrent networks: SimpleRNN, LSTM and GRU, optionally bidirectional and stacked.
+
+Two tasks share one private builder:
+
+- sequence classification (``simple_rnn``, ``lstm``, ``gru``): token ids
+  ``[batch, sequence_length]`` (0 = padding, masked) -> ``[batch, classes]``;
+- sequence regression (``*_forecaster``): windows ``[batch, lookback, features]``
+  -> ``[batch, horizon, targets]``.
+
+``units`` is one int or a list (one recurrent layer per entry: stacked);
+every layer but the last returns sequences. ``bidirectional`` wraps each
+layer in ``Bidirectional`` (concatenating both directions).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from zoo import _checks
+from zoo.layers import classifier_top
+from zoo.registry import register
+
+CELLS = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
+
+
+def _recurrent_stack(x, cell, units, bidirectional, dropout):
+    for i, width in enumerate(units, start=1):
+        layer = CELLS[cell](width, return_sequences=i < len(units), dropout=dropout, name=f"{cell}_{i}")
+        if bidirectional:
+            layer = layers.Bidirectional(layer, name=f"bi_{cell}_{i}")
+        x = layer(x)
+    return x
+
+
+def _check_recurrent(units, bidirectional, dropout):
+    units = _checks.int_list("units", units)
+    _checks.choice("bidirectional", bidirectional, (True, False))
+    _checks.fraction("dropout", dropout)
+    return units
+
+
+def _classifier(cell, vocabulary_size, sequence_length, embedding_dim, units, bidirectional,
+                dropout, classes, classifier_activation, name):
+    _checks.positive_int("vocabulary_size", vocabulary_size, minimum=2)
+    if sequence_length is not None:
+        _checks.positive_int("sequence_length", sequence_length)
+    _checks.positive_int("embedding_dim", embedding_dim)
+    units = _check_recurrent(units, bidirectional, dropout)
+    _checks.classifier_head(classes, classifier_activation)
+
+    inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
+    # mask_zero: padding (id 0) is skipped by the recurrent layers.
+    x = layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding")(inputs)
+    x = _recurrent_stack(x, cell, units, bidirectional, dropout)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = classifier_top(x, classes=classes, classifier_activation=classifier_activation)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _forecaster(cell, lookback, features, horizon, targets, units, bidirectional, dropout, name):
+    _checks.positive_int("lookback", lookback)
+    _checks.positive_int("features", features)
+    _checks.positive_int("horizon", horizon)
+    _checks.positive_int("targets", targets)
+    units = _check_recurrent(units, bidirectional, dropout)
+
+    inputs = keras.Input(shape=(lookback, features), name="window")
+    x = _recurrent_stack(inputs, cell, units, bidirectional, dropout)
+    x = layers.Dense(horizon * targets, name="projection")(x)
+    outputs = layers.Reshape((horizon, targets), dtype="float32", name="forecast")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _register_cell(cell, title):
+    def classifier(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=64,
+                   bidirectional=False, dropout=0.0, classes=2, classifier_activation="softmax",
+                   name=cell):
+        return _classifier(cell, vocabulary_size, sequence_length, embedding_dim, units,
+                           bidirectional, dropout, classes, classifier_activation, name)
+
+    def forecaster(lookback=96, features=7, horizon=24, targets=7, units=64, bidirectional=False,
+                   dropout=0.0, name=f"{cell}_forecaster"):
+        return _forecaster(cell, lookback, features, horizon, targets, units, bidirectional,
+                           dropout, name)
+
+    classifier.__name__ = classifier.__qualname__ = cell
+    classifier.__doc__ = (f"{title} text classifier: token ids [batch, sequence_length] "
+                          "(0 = padding) -> [batch, classes].")
+    forecaster.__name__ = forecaster.__qualname__ = f"{cell}_forecaster"
+    forecaster.__doc__ = (f"{title} forecaster: [batch, lookback, features] -> "
+                          "[batch, horizon, targets].")
+    register(cell, family="recurrent", task="sequence_classification")(classifier)
+    register(f"{cell}_forecaster", family="recurrent", task="forecasting")(forecaster)
+    return classifier, forecaster
+
+
+simple_rnn, simple_rnn_forecaster = _register_cell("simple_rnn", "SimpleRNN (Elman)")
+lstm, lstm_forecaster = _register_cell("lstm", "LSTM")
+gru, gru_forecaster = _register_cell("gru", "GRU")

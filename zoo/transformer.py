@@ -1,0 +1,81 @@
+"""Transformers: a text classifier and a patch-based time-series forecaster.
+
+Both stack ``zoo.layers.transformer_encoder_block`` (multi-head
+self-attention and a feed-forward net, each with a residual connection,
+layer norm and dropout) over token or patch embeddings plus learned position
+embeddings.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from zoo import _checks
+from zoo.layers import PositionEmbedding, classifier_top, transformer_encoder_block
+from zoo.registry import register
+
+
+def _check_encoder(embed_dim, num_heads, ff_dim, num_blocks, dropout):
+    _checks.positive_int("embed_dim", embed_dim)
+    _checks.positive_int("num_heads", num_heads)
+    _checks.positive_int("ff_dim", ff_dim)
+    _checks.positive_int("num_blocks", num_blocks)
+    _checks.fraction("dropout", dropout)
+    if embed_dim % num_heads:
+        raise ValueError(f"num_heads={num_heads} is invalid: expected a divisor of embed_dim ({embed_dim}).")
+
+
+def _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout):
+    for b in range(1, num_blocks + 1):
+        x = transformer_encoder_block(x, num_heads=num_heads, key_dim=embed_dim // num_heads,
+                                      ff_dim=ff_dim, dropout=dropout, name=f"block{b}")
+    return x
+
+
+@register(family="transformer", task="sequence_classification")
+def transformer_classifier(vocabulary_size=20_000, sequence_length=200, embed_dim=64, num_heads=4,
+                           ff_dim=128, num_blocks=2, dropout=0.1, classes=2,
+                           classifier_activation="softmax", name="transformer_classifier"):
+    """Transformer text classifier: token ids ``[batch, sequence_length]`` -> ``[batch, classes]``.
+
+    Mean-pools the encoder output over the positions.
+    """
+    _checks.positive_int("vocabulary_size", vocabulary_size, minimum=2)
+    _checks.positive_int("sequence_length", sequence_length)
+    _check_encoder(embed_dim, num_heads, ff_dim, num_blocks, dropout)
+    _checks.classifier_head(classes, classifier_activation)
+    inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
+    x = layers.Embedding(vocabulary_size, embed_dim, name="token_embedding")(inputs)
+    x = PositionEmbedding(sequence_length, name="position_embedding")(x)
+    x = _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout)
+    x = layers.GlobalAveragePooling1D(name="mean_pool")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = classifier_top(x, classes=classes, classifier_activation=classifier_activation)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@register(family="transformer", task="forecasting")
+def patch_transformer_forecaster(lookback=96, features=7, horizon=96, patch_length=16, embed_dim=64,
+                                 num_heads=4, ff_dim=128, num_blocks=2, dropout=0.1,
+                                 name="patch_transformer_forecaster"):
+    """Patch transformer (cf. PatchTST): non-overlapping patches of the window are the tokens.
+
+    ``[batch, lookback, features]`` -> ``[batch, horizon, features]``; lookback
+    divisible by ``patch_length``. Patches mix all channels (the
+    channel-independent variant is not built yet).
+    """
+    for arg, value in (("lookback", lookback), ("features", features), ("horizon", horizon),
+                       ("patch_length", patch_length)):
+        _checks.positive_int(arg, value)
+    if lookback % patch_length:
+        raise ValueError(f"patch_length={patch_length} is invalid: expected a divisor of lookback ({lookback}).")
+    _check_encoder(embed_dim, num_heads, ff_dim, num_blocks, dropout)
+    inputs = keras.Input(shape=(lookback, features), name="window")
+    # A strided convolution is a linear embedding of each non-overlapping patch.
+    x = layers.Conv1D(embed_dim, patch_length, strides=patch_length, name="patch_embedding")(inputs)
+    x = PositionEmbedding(lookback // patch_length, name="position_embedding")(x)
+    x = _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout)
+    x = layers.Dense(horizon * features, name="projection")(layers.Flatten(name="flatten")(x))
+    outputs = layers.Reshape((horizon, features), dtype="float32", name="forecast")(x)
+    return keras.Model(inputs, outputs, name=name)
