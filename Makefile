@@ -27,3 +27,6 @@ benchmark: $(VENV)/.installed
 
 clean:
 	rm -rf runs .pytest_cache .hypothesis
+
+zoo-table: $(VENV)/.installed
+	$(PY) -m zoo --readme README.md

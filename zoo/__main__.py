@@ -1,0 +1,52 @@
+"""Print the table of registered builders, or rewrite it in the README.
+
+    python -m zoo                    # print the Markdown table
+    python -m zoo --readme README.md # replace the table between its markers
+
+Everything in the table comes from the registry: each builder is built with
+its defaults, so the shapes and parameter counts are what a user gets.
+"""
+
+from __future__ import annotations
+
+import applications  # noqa: F401  (quiet TensorFlow start-up)
+
+import argparse
+import pathlib
+import re
+
+import zoo
+
+START, END = "<!-- zoo-table:start -->", "<!-- zoo-table:end -->"
+
+
+def table() -> str:
+    rows = ["| name | family | task | default input shape | parameters | summary |",
+            "|---|---|---|---|---:|---|"]
+    for name in zoo.names():
+        entry = zoo.entry(name)
+        model = zoo.build(name)
+        shape = (None, model.input_dim) if hasattr(model, "input_dim") else model.input_shape
+        rows.append(f"| `{name}` | {entry.family} | {entry.task} | `{tuple(shape[1:])}` | "
+                    f"{model.count_params():,} | {entry.summary} |")
+    return "\n".join(rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Table of the zoo's builders, from the registry.")
+    parser.add_argument("--readme", type=pathlib.Path, help="rewrite the table in this file")
+    args = parser.parse_args()
+    text = table()
+    if args.readme is None:
+        print(text)
+        return
+    readme = args.readme.read_text()
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(readme):
+        raise SystemExit(f"{args.readme} has no {START} ... {END} markers")
+    args.readme.write_text(pattern.sub(lambda _: f"{START}\n{text}\n{END}", readme))
+    print(f"Rewrote the builder table in {args.readme} ({len(zoo.names())} builders)")
+
+
+if __name__ == "__main__":
+    main()
