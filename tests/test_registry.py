@@ -6,7 +6,9 @@ import zoo
 
 def test_names_and_pattern():
     assert {"perceptron", "mlp", "convnet", "lenet5"} <= set(zoo.names())
-    assert zoo.names("conv*") == ["convnet"]
+    assert zoo.names("conv*") == ["conv_autoencoder", "convnet"]
+    assert zoo.names("resnet*") == ["resnet101", "resnet152", "resnet18", "resnet34", "resnet50"]
+    assert zoo.names(task="forecasting", family="forecasting") == ["dlinear", "mlp_forecaster", "tcn_forecaster"]
     assert zoo.names() == sorted(zoo.names())
 
 
