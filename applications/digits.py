@@ -120,7 +120,7 @@ def load_embedded():
 def load_data(args) -> data.Dataset:
     if args.data:
         x, y, source = data.load_path(args.data)
-        return data.Dataset(x, y, source, [str(c) for c in range(int(y.max()) + 1)] if y.size else [])
+        return data.Dataset(x, y, source)  # labels: the class ids, filled in by main()
     if args.source in ("auto", "mnist"):
         mnist = load_mnist()
         if mnist is not None:

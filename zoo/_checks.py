@@ -68,6 +68,14 @@ def int_list(name, value, *, minimum=1, allow_empty=False):
     return tuple(int(v) for v in value)
 
 
+def window(lookback, features, horizon, targets=None):
+    """Check a forecaster's window arguments; ``targets`` defaults to ``features``."""
+    positive_int("lookback", lookback)
+    positive_int("features", features)
+    positive_int("horizon", horizon)
+    return features if targets is None else positive_int("targets", targets)
+
+
 def classifier_head(classes, classifier_activation):
     positive_int("classes", classes)
     allowed = ("softmax", "sigmoid", "linear", None)

@@ -11,20 +11,8 @@ import keras
 from keras import layers
 
 from zoo import _checks
+from zoo.layers import forecast_head
 from zoo.registry import register
-
-
-def _check_window(lookback, features, horizon, targets):
-    _checks.positive_int("lookback", lookback)
-    _checks.positive_int("features", features)
-    _checks.positive_int("horizon", horizon)
-    targets = features if targets is None else _checks.positive_int("targets", targets)
-    return targets
-
-
-def _to_forecast(x, horizon, targets):
-    x = layers.Dense(horizon * targets, name="projection")(x)
-    return layers.Reshape((horizon, targets), dtype="float32", name="forecast")(x)
 
 
 @register(family="forecasting", task="forecasting")
@@ -35,7 +23,7 @@ def dlinear(lookback=96, features=7, horizon=96, moving_average=25, name="dlinea
     The moving average uses 'same' padding that averages only real steps at the
     edges, where the paper repeats the edge values.
     """
-    _check_window(lookback, features, horizon, None)
+    _checks.window(lookback, features, horizon)
     _checks.positive_int("moving_average", moving_average)
     if moving_average > lookback:
         raise ValueError(f"moving_average={moving_average} is invalid: expected <= lookback ({lookback}).")
@@ -54,7 +42,7 @@ def dlinear(lookback=96, features=7, horizon=96, moving_average=25, name="dlinea
 def mlp_forecaster(lookback=96, features=7, horizon=96, targets=None, hidden_units=(256,),
                    dropout=0.1, name="mlp_forecaster"):
     """MLP forecaster: the flattened window through dense layers -> ``[batch, horizon, targets]``."""
-    targets = _check_window(lookback, features, horizon, targets)
+    targets = _checks.window(lookback, features, horizon, targets)
     hidden_units = _checks.int_list("hidden_units", hidden_units, allow_empty=True)
     _checks.fraction("dropout", dropout)
     inputs = keras.Input(shape=(lookback, features), name="window")
@@ -63,7 +51,7 @@ def mlp_forecaster(lookback=96, features=7, horizon=96, targets=None, hidden_uni
         x = layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    return keras.Model(inputs, _to_forecast(x, horizon, targets), name=name)
+    return keras.Model(inputs, forecast_head(x, horizon, targets), name=name)
 
 
 @register(family="forecasting", task="forecasting")
@@ -73,7 +61,7 @@ def tcn_forecaster(lookback=96, features=7, horizon=96, targets=None, filters=64
 
     The receptive field is ``1 + 2 * (kernel_size - 1) * sum(dilations)`` steps.
     """
-    targets = _check_window(lookback, features, horizon, targets)
+    targets = _checks.window(lookback, features, horizon, targets)
     _checks.positive_int("filters", filters)
     _checks.positive_int("kernel_size", kernel_size, minimum=2)
     dilations = _checks.int_list("dilations", dilations)
@@ -89,4 +77,4 @@ def tcn_forecaster(lookback=96, features=7, horizon=96, targets=None, filters=64
                 x = layers.Dropout(dropout, name=f"block{d}_dropout{j}")(x)
         x = layers.Add(name=f"block{d}_residual")([residual, x])
     last = layers.Cropping1D((lookback - 1, 0), name="last_step")(x)
-    return keras.Model(inputs, _to_forecast(layers.Flatten(name="flatten")(last), horizon, targets), name=name)
+    return keras.Model(inputs, forecast_head(layers.Flatten(name="flatten")(last), horizon, targets), name=name)

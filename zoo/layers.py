@@ -30,6 +30,12 @@ def classifier_top(x, *, classes, classifier_activation, name_prefix=""):
     )(x)
 
 
+def forecast_head(x, horizon, targets):
+    """Features ``[batch, n]`` -> ``[batch, horizon, targets]`` by one linear map (float32 output)."""
+    x = layers.Dense(horizon * targets, name="projection")(x)
+    return layers.Reshape((horizon, targets), dtype="float32", name="forecast")(x)
+
+
 def pool_features(x, pooling):
     if pooling == "avg":
         return layers.GlobalAveragePooling2D(name="avg_pool")(x)

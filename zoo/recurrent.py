@@ -18,7 +18,7 @@ import keras
 from keras import layers
 
 from zoo import _checks
-from zoo.layers import classifier_top
+from zoo.layers import classifier_top, forecast_head
 from zoo.registry import register
 
 CELLS = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
@@ -60,17 +60,12 @@ def _classifier(cell, vocabulary_size, sequence_length, embedding_dim, units, bi
 
 
 def _forecaster(cell, lookback, features, horizon, targets, units, bidirectional, dropout, name):
-    _checks.positive_int("lookback", lookback)
-    _checks.positive_int("features", features)
-    _checks.positive_int("horizon", horizon)
-    _checks.positive_int("targets", targets)
+    _checks.window(lookback, features, horizon, targets)
     units = _check_recurrent(units, bidirectional, dropout)
 
     inputs = keras.Input(shape=(lookback, features), name="window")
     x = _recurrent_stack(inputs, cell, units, bidirectional, dropout)
-    x = layers.Dense(horizon * targets, name="projection")(x)
-    outputs = layers.Reshape((horizon, targets), dtype="float32", name="forecast")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, forecast_head(x, horizon, targets), name=name)
 
 
 def _register_cell(cell, title):

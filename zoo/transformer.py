@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from zoo import _checks
-from zoo.layers import PositionEmbedding, classifier_top, transformer_encoder_block
+from zoo.layers import PositionEmbedding, classifier_top, forecast_head, transformer_encoder_block
 from zoo.registry import register
 
 
@@ -65,9 +65,8 @@ def patch_transformer_forecaster(lookback=96, features=7, horizon=96, patch_leng
     divisible by ``patch_length``. Patches mix all channels (the
     channel-independent variant is not built yet).
     """
-    for arg, value in (("lookback", lookback), ("features", features), ("horizon", horizon),
-                       ("patch_length", patch_length)):
-        _checks.positive_int(arg, value)
+    _checks.window(lookback, features, horizon)
+    _checks.positive_int("patch_length", patch_length)
     if lookback % patch_length:
         raise ValueError(f"patch_length={patch_length} is invalid: expected a divisor of lookback ({lookback}).")
     _check_encoder(embed_dim, num_heads, ff_dim, num_blocks, dropout)
@@ -76,6 +75,5 @@ def patch_transformer_forecaster(lookback=96, features=7, horizon=96, patch_leng
     x = layers.Conv1D(embed_dim, patch_length, strides=patch_length, name="patch_embedding")(inputs)
     x = PositionEmbedding(lookback // patch_length, name="position_embedding")(x)
     x = _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout)
-    x = layers.Dense(horizon * features, name="projection")(layers.Flatten(name="flatten")(x))
-    outputs = layers.Reshape((horizon, features), dtype="float32", name="forecast")(x)
+    outputs = forecast_head(layers.Flatten(name="flatten")(x), horizon, features)
     return keras.Model(inputs, outputs, name=name)
