@@ -12,7 +12,7 @@ from zoo.registry import build, entry, names, register
 
 # Importing the family modules registers their builders.
 from zoo import (  # noqa: E402,F401  isort: skip
-    autoencoder, convnet, forecasting, mlp, perceptron, recurrent, resnet, transformer,
+    autoencoder, convnet, forecasting, mlp, perceptron, recurrent, resnet, transformer, vae, gan,
 )
 
 __all__ = ["build", "entry", "names", "register"]

@@ -26,8 +26,7 @@ def table() -> str:
     for name in zoo.names():
         entry = zoo.entry(name)
         model = zoo.build(name)
-        shape = (None, model.input_dim) if hasattr(model, "input_dim") else model.input_shape
-        rows.append(f"| `{name}` | {entry.family} | {entry.task} | `{tuple(shape[1:])}` | "
+        rows.append(f"| `{name}` | {entry.family} | {entry.task} | `{model.input_shape[1:]}` | "
                     f"{model.count_params():,} | {entry.summary} |")
     return "\n".join(rows)
 

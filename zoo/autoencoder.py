@@ -17,6 +17,7 @@ from zoo import _checks
 from zoo.registry import register
 
 OUTPUT_ACTIVATIONS = ("sigmoid", "linear")
+HIDDEN_ACTIVATIONS = ("relu", "elu", "gelu", "tanh", "sigmoid", "leaky_relu")
 
 
 def _assemble(encoder, decoder, input_shape, name, noise_stddev=0.0):
@@ -29,24 +30,62 @@ def _assemble(encoder, decoder, input_shape, name, noise_stddev=0.0):
     return keras.Model(inputs, decoder(encoder(x)), name=name)
 
 
-def _dense_parts(input_shape, latent_dim, hidden_units, activation, output_activation, use_bias=True):
-    size = math.prod(input_shape)
-    enc_in = keras.Input(shape=input_shape, name="encoder_inputs")
-    x = layers.Flatten(name="flatten")(enc_in) if len(input_shape) > 1 else enc_in
+def dense_encoder_trunk(input_shape, hidden_units, activation):
+    """Encoder inputs and its last hidden features ``[batch, hidden_units[-1]]`` (flat input if none)."""
+    inputs = keras.Input(shape=input_shape, name="encoder_inputs")
+    x = layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
     for i, units in enumerate(hidden_units, start=1):
         x = layers.Dense(units, activation=activation, name=f"enc_dense_{i}")(x)
-    code = layers.Dense(latent_dim, use_bias=use_bias, name="code")(x)
-    encoder = keras.Model(enc_in, code, name="encoder")
+    return inputs, x
 
-    dec_in = keras.Input(shape=(latent_dim,), name="decoder_inputs")
-    x = dec_in
+
+def dense_decoder(latent_dim, input_shape, hidden_units, activation, output_activation, use_bias=True):
+    """Code ``[batch, latent_dim]`` -> ``[batch, *input_shape]``, mirroring the dense encoder."""
+    inputs = keras.Input(shape=(latent_dim,), name="decoder_inputs")
+    x = inputs
     for i, units in enumerate(reversed(hidden_units), start=1):
         x = layers.Dense(units, activation=activation, name=f"dec_dense_{i}")(x)
-    x = layers.Dense(size, activation=output_activation, use_bias=use_bias, name="reconstruction")(x)
+    x = layers.Dense(math.prod(input_shape), activation=output_activation, use_bias=use_bias,
+                     name="reconstruction")(x)
     if len(input_shape) > 1:
         x = layers.Reshape(input_shape, name="unflatten")(x)
-    decoder = keras.Model(dec_in, x, name="decoder")
-    return encoder, decoder
+    return keras.Model(inputs, x, name="decoder")
+
+
+def conv_encoder_trunk(input_shape, filters):
+    """Encoder inputs and flat features after stride-2 convolutions, plus their spatial shape."""
+    inputs = keras.Input(shape=input_shape, name="encoder_inputs")
+    x = inputs
+    for i, width in enumerate(filters, start=1):
+        x = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu", name=f"enc_conv_{i}")(x)
+    return inputs, layers.Flatten(name="flatten")(x), tuple(x.shape[1:])
+
+
+def conv_decoder(latent_dim, channels, feature_shape, filters, output_activation):
+    """Code ``[batch, latent_dim]`` -> ``[batch, H, W, channels]`` by transposed convolutions."""
+    inputs = keras.Input(shape=(latent_dim,), name="decoder_inputs")
+    x = layers.Dense(math.prod(feature_shape), activation="relu", name="dec_dense")(inputs)
+    x = layers.Reshape(feature_shape, name="unflatten")(x)
+    for i, width in enumerate(reversed(filters), start=1):
+        x = layers.Conv2DTranspose(width, 3, strides=2, padding="same", activation="relu",
+                                   name=f"dec_deconv_{i}")(x)
+    x = layers.Conv2D(channels, 3, padding="same", activation=output_activation, name="reconstruction")(x)
+    return keras.Model(inputs, x, name="decoder")
+
+
+def _dense_parts(input_shape, latent_dim, hidden_units, activation, output_activation, use_bias=True):
+    inputs, features = dense_encoder_trunk(input_shape, hidden_units, activation)
+    encoder = keras.Model(inputs, layers.Dense(latent_dim, use_bias=use_bias, name="code")(features),
+                          name="encoder")
+    return encoder, dense_decoder(latent_dim, input_shape, hidden_units, activation, output_activation,
+                                   use_bias=use_bias)
+
+
+def check_image_shape(input_shape, scale, argument="input_shape"):
+    """``(H, W, C)`` with H and W divisible by ``scale`` (the total down- or up-sampling)."""
+    if len(input_shape) != 3 or input_shape[0] % scale or input_shape[1] % scale:
+        raise ValueError(f"{argument}={input_shape!r} is invalid: expected (H, W, C) with H and W "
+                         f"divisible by {scale}.")
 
 
 def _check_common(input_shape, latent_dim, output_activation):
@@ -62,7 +101,7 @@ def dense_autoencoder(input_shape=(784,), latent_dim=32, hidden_units=(256, 128)
     """Dense autoencoder: ``[batch, *input_shape]`` -> code ``[batch, latent_dim]`` -> same shape."""
     input_shape = _check_common(input_shape, latent_dim, output_activation)
     hidden_units = _checks.int_list("hidden_units", hidden_units, allow_empty=True)
-    _checks.choice("activation", activation, ("relu", "elu", "gelu", "tanh", "sigmoid", "leaky_relu"))
+    _checks.choice("activation", activation, HIDDEN_ACTIVATIONS)
     encoder, decoder = _dense_parts(input_shape, latent_dim, hidden_units, activation, output_activation)
     return _assemble(encoder, decoder, input_shape, name)
 
@@ -74,6 +113,7 @@ def denoising_autoencoder(input_shape=(784,), latent_dim=32, hidden_units=(256, 
     """Dense autoencoder trained on inputs corrupted by Gaussian noise (training only)."""
     input_shape = _check_common(input_shape, latent_dim, output_activation)
     hidden_units = _checks.int_list("hidden_units", hidden_units, allow_empty=True)
+    _checks.choice("activation", activation, HIDDEN_ACTIVATIONS)
     _checks.positive_float("noise_stddev", noise_stddev)
     encoder, decoder = _dense_parts(input_shape, latent_dim, hidden_units, activation, output_activation)
     return _assemble(encoder, decoder, input_shape, name, noise_stddev=noise_stddev)
@@ -102,25 +142,8 @@ def conv_autoencoder(input_shape=(28, 28, 1), latent_dim=16, filters=(32, 64),
     """
     input_shape = _check_common(input_shape, latent_dim, output_activation)
     filters = _checks.int_list("filters", filters)
-    scale = 2 ** len(filters)
-    if len(input_shape) != 3 or input_shape[0] % scale or input_shape[1] % scale:
-        raise ValueError(f"input_shape={input_shape!r} is invalid: expected (H, W, C) with H and W "
-                         f"divisible by {scale}.")
-    height, width, channels = input_shape
-    enc_in = keras.Input(shape=input_shape, name="encoder_inputs")
-    x = enc_in
-    for i, width_ in enumerate(filters, start=1):
-        x = layers.Conv2D(width_, 3, strides=2, padding="same", activation="relu", name=f"enc_conv_{i}")(x)
-    feature_shape = tuple(x.shape[1:])
-    code = layers.Dense(latent_dim, name="code")(layers.Flatten(name="flatten")(x))
-    encoder = keras.Model(enc_in, code, name="encoder")
-
-    dec_in = keras.Input(shape=(latent_dim,), name="decoder_inputs")
-    x = layers.Dense(math.prod(feature_shape), activation="relu", name="dec_dense")(dec_in)
-    x = layers.Reshape(feature_shape, name="unflatten")(x)
-    for i, width_ in enumerate(reversed(filters), start=1):
-        x = layers.Conv2DTranspose(width_, 3, strides=2, padding="same", activation="relu",
-                                   name=f"dec_deconv_{i}")(x)
-    x = layers.Conv2D(channels, 3, padding="same", activation=output_activation, name="reconstruction")(x)
-    decoder = keras.Model(dec_in, x, name="decoder")
+    check_image_shape(input_shape, 2 ** len(filters))
+    inputs, features, feature_shape = conv_encoder_trunk(input_shape, filters)
+    encoder = keras.Model(inputs, layers.Dense(latent_dim, name="code")(features), name="encoder")
+    decoder = conv_decoder(latent_dim, input_shape[-1], feature_shape, filters, output_activation)
     return _assemble(encoder, decoder, input_shape, name)

@@ -74,6 +74,10 @@ class Perceptron(keras.Model):
         return ops.where(fires, 1.0, low)
 
     @property
+    def input_shape(self):
+        return (None, self.input_dim)
+
+    @property
     def metrics(self):
         return [self.mistakes_tracker, self.accuracy_tracker]
 
