@@ -8,6 +8,7 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
 import zoo
+from conftest import ROOT
 
 # Big ImageNet-size defaults are exercised at small sizes here; the exact
 # 224x224 parameter counts are checked separately below.
@@ -132,3 +133,30 @@ def test_recurrent_classifier_masks_padding():
     tokens = np.array([[5, 7, 9, 0, 0, 0]], "int32")
     shorter = np.array([[5, 7, 9]], "int32")
     np.testing.assert_allclose(np.asarray(model(tokens)), np.asarray(model(shorter)), rtol=1e-5)
+
+
+def test_channel_independent_patch_transformer():
+    model = zoo.build("patch_transformer_forecaster", lookback=32, features=3, horizon=8, patch_length=8,
+                      channel_independent=True)
+    x = np.random.default_rng(0).normal(size=(2, 32, 3)).astype("float32")
+    y = np.asarray(model(x))
+    assert y.shape == (2, 8, 3)
+    shifted = x.copy()
+    shifted[:, :, 1] += 5.0
+    y_shifted = np.asarray(model(shifted))
+    # Each channel's forecast depends on that channel only, through weights shared by all channels.
+    np.testing.assert_array_equal(y_shifted[..., [0, 2]], y[..., [0, 2]])
+    assert not np.allclose(y_shifted[..., 1], y[..., 1])
+    np.testing.assert_allclose(np.asarray(model(x[..., ::-1])), y[..., ::-1], rtol=1e-5, atol=1e-6)
+    wider = zoo.build("patch_transformer_forecaster", lookback=32, features=21, horizon=8, patch_length=8,
+                      channel_independent=True)
+    assert wider.count_params() == model.count_params()
+
+
+def test_readme_builder_table_is_generated_from_the_registry():
+    from zoo.__main__ import END, START, table
+
+    readme = (ROOT / "README.md").read_text()
+    assert START in readme and END in readme
+    in_readme = readme.split(START, 1)[1].split(END, 1)[0].strip()
+    assert in_readme == table(), "README's builder table is stale: run `make zoo-table`"

@@ -57,7 +57,11 @@ def regularizer(l1: float, l2: float):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class PositionEmbedding(layers.Layer):
-    """Adds a learned embedding of each position 0..length-1 to ``[batch, length, dim]`` inputs."""
+    """Adds a learned embedding of each position 0..length-1 to ``[..., length, dim]`` inputs.
+
+    The positions run along the second-to-last axis, so ``[batch, channels,
+    patches, dim]`` inputs get the same embedding in every channel.
+    """
 
     def __init__(self, max_length, **kwargs):
         super().__init__(**kwargs)
@@ -68,7 +72,7 @@ class PositionEmbedding(layers.Layer):
         self.position_embedding.build((None,))
 
     def call(self, inputs):
-        positions = keras.ops.arange(keras.ops.shape(inputs)[1])
+        positions = keras.ops.arange(keras.ops.shape(inputs)[-2])
         return inputs + keras.ops.cast(self.position_embedding(positions), inputs.dtype)
 
     def compute_mask(self, inputs, mask=None):
@@ -78,10 +82,15 @@ class PositionEmbedding(layers.Layer):
         return {**super().get_config(), "max_length": self.max_length}
 
 
-def transformer_encoder_block(x, *, num_heads, key_dim, ff_dim, dropout, name, attention_mask=None):
-    """Post-norm encoder block: self-attention and a feed-forward net, each with residual + LayerNorm."""
-    attended = layers.MultiHeadAttention(num_heads, key_dim, dropout=dropout, name=f"{name}_attention")(
-        x, x, attention_mask=attention_mask)
+def transformer_encoder_block(x, *, num_heads, key_dim, ff_dim, dropout, name, attention_axes=None):
+    """Post-norm encoder block: self-attention and a feed-forward net, each with residual + LayerNorm.
+
+    ``x`` is ``[batch, length, dim]``, or ``[batch, channels, length, dim]`` with
+    ``attention_axes=(2,)``: then each channel attends over its own positions,
+    with weights shared by all channels.
+    """
+    attended = layers.MultiHeadAttention(num_heads, key_dim, dropout=dropout, attention_axes=attention_axes,
+                                         name=f"{name}_attention")(x, x)
     x = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm1")(
         layers.Add(name=f"{name}_residual1")([x, layers.Dropout(dropout, name=f"{name}_dropout1")(attended)]))
     hidden = layers.Dense(ff_dim, activation="gelu", name=f"{name}_ff1")(x)

@@ -26,10 +26,10 @@ def _check_encoder(embed_dim, num_heads, ff_dim, num_blocks, dropout):
         raise ValueError(f"num_heads={num_heads} is invalid: expected a divisor of embed_dim ({embed_dim}).")
 
 
-def _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout):
+def _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout, attention_axes=None):
     for b in range(1, num_blocks + 1):
-        x = transformer_encoder_block(x, num_heads=num_heads, key_dim=embed_dim // num_heads,
-                                      ff_dim=ff_dim, dropout=dropout, name=f"block{b}")
+        x = transformer_encoder_block(x, num_heads=num_heads, key_dim=embed_dim // num_heads, ff_dim=ff_dim,
+                                      dropout=dropout, name=f"block{b}", attention_axes=attention_axes)
     return x
 
 
@@ -58,22 +58,40 @@ def transformer_classifier(vocabulary_size=20_000, sequence_length=200, embed_di
 @register(family="transformer", task="forecasting")
 def patch_transformer_forecaster(lookback=96, features=7, horizon=96, patch_length=16, embed_dim=64,
                                  num_heads=4, ff_dim=128, num_blocks=2, dropout=0.1,
-                                 name="patch_transformer_forecaster"):
+                                 channel_independent=False, name="patch_transformer_forecaster"):
     """Patch transformer (cf. PatchTST): non-overlapping patches of the window are the tokens.
 
     ``[batch, lookback, features]`` -> ``[batch, horizon, features]``; lookback
-    divisible by ``patch_length``. Patches mix all channels (the
-    channel-independent variant is not built yet).
+    divisible by ``patch_length``. By default a patch spans all channels and
+    one head maps every patch to the whole forecast. With
+    ``channel_independent=True`` (PatchTST's choice) each channel is patched,
+    encoded and forecast on its own, by weights shared across channels:
+    parameters do not grow with ``features``, and no channel can overfit to
+    another's noise.
     """
     _checks.window(lookback, features, horizon)
     _checks.positive_int("patch_length", patch_length)
     if lookback % patch_length:
         raise ValueError(f"patch_length={patch_length} is invalid: expected a divisor of lookback ({lookback}).")
     _check_encoder(embed_dim, num_heads, ff_dim, num_blocks, dropout)
+    _checks.choice("channel_independent", channel_independent, (True, False))
+    patches = lookback // patch_length
     inputs = keras.Input(shape=(lookback, features), name="window")
-    # A strided convolution is a linear embedding of each non-overlapping patch.
-    x = layers.Conv1D(embed_dim, patch_length, strides=patch_length, name="patch_embedding")(inputs)
-    x = PositionEmbedding(lookback // patch_length, name="position_embedding")(x)
-    x = _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout)
-    outputs = forecast_head(layers.Flatten(name="flatten")(x), horizon, features)
+    if not channel_independent:
+        # A strided convolution is a linear embedding of each non-overlapping patch.
+        x = layers.Conv1D(embed_dim, patch_length, strides=patch_length, name="patch_embedding")(inputs)
+        x = PositionEmbedding(patches, name="position_embedding")(x)
+        x = _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout)
+        outputs = forecast_head(layers.Flatten(name="flatten")(x), horizon, features)
+        return keras.Model(inputs, outputs, name=name)
+
+    # [batch, features, patches, patch_length]: one row of patches per channel.
+    x = layers.Permute((2, 1), name="channels_first")(inputs)
+    x = layers.Reshape((features, patches, patch_length), name="patches")(x)
+    x = layers.Dense(embed_dim, name="patch_embedding")(x)
+    x = PositionEmbedding(patches, name="position_embedding")(x)
+    x = _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout, attention_axes=(2,))
+    x = layers.Reshape((features, patches * embed_dim), name="flatten")(x)
+    x = layers.Dense(horizon, name="projection")(x)  # the same head for every channel
+    outputs = layers.Permute((2, 1), dtype="float32", name="forecast")(x)
     return keras.Model(inputs, outputs, name=name)
