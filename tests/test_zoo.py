@@ -8,22 +8,11 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
 import zoo
-from conftest import ROOT
+from conftest import ROOT, random_inputs
 
 # Big ImageNet-size defaults are exercised at small sizes here; the exact
 # 224x224 parameter counts are checked separately below.
 SMALL = {name: {"input_shape": (32, 32, 3), "classes": 10} for name in zoo.names("resnet*")}
-
-
-def sample_input(model):
-    """A batch of 3 for the model's (single) input; subclassed models (perceptron, VAE, GAN) take floats."""
-    rng = np.random.default_rng(0)
-    shape = (3, *(d or 12 for d in model.input_shape[1:]))  # None: any length
-    if hasattr(model, "inputs") and "int" in model.inputs[0].dtype:
-        x = rng.integers(1, 50, size=shape).astype("int32")
-        x[:, -2:] = 0  # padding, masked
-        return x
-    return rng.random(shape).astype("float32")
 
 
 def test_at_least_25_builders():
@@ -35,7 +24,7 @@ def test_builds_runs_saves_and_reloads(name, tmp_path):
     model = zoo.build(name, **SMALL.get(name, {}))
     assert isinstance(model, keras.Model) and not model.compiled
     assert zoo.entry(name).builder.__doc__, f"{name} has no docstring"
-    x = sample_input(model)
+    x = random_inputs(model)
     y = np.asarray(model(x, training=False))
     assert y.shape[0] == 3 and np.isfinite(y).all()
     model.save(tmp_path / f"{name}.keras")

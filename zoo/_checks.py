@@ -7,6 +7,7 @@ allowed, instead of a shape error from deep inside Keras.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Iterable
 
@@ -22,18 +23,24 @@ def positive_int(name, value, *, minimum=1):
 
 
 def positive_float(name, value, *, allow_zero=False):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or not (value > 0 or (allow_zero and value == 0)) or value != value:
-        _fail(name, value, "a number >= 0" if allow_zero else "a number > 0")
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not (value > 0 or (allow_zero and value == 0)):
+        _fail(name, value, "a finite number >= 0" if allow_zero else "a finite number > 0")
     return float(value)
 
 
 def fraction(name, value, *, allow_one=False):
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    upper_ok = (value <= 1) if allow_one else (value < 1)
-    if not ok or not (0 <= value and upper_ok):
+    if not ok or not (0 <= value and (value <= 1 if allow_one else value < 1)):
         _fail(name, value, "a number in [0, 1]" if allow_one else "a number in [0, 1)")
     return float(value)
+
+
+def flag(name, value):
+    """True or False (not 1, 0 or "yes", which a membership test would let through)."""
+    if not isinstance(value, bool):
+        _fail(name, value, "True or False")
+    return value
 
 
 def choice(name, value, allowed: Iterable):
@@ -83,3 +90,10 @@ def classifier_head(classes, classifier_activation):
     if classifier_activation == "softmax" and classes == 1:
         _fail("classes", classes, "classes >= 2 with classifier_activation='softmax' "
               "(use classifier_activation='sigmoid' for one binary output)")
+
+
+def seed(value):
+    """A random seed: None (fresh randomness) or an integer >= 0."""
+    if value is not None:
+        positive_int("seed", value, minimum=0)
+    return value

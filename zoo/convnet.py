@@ -105,7 +105,7 @@ def vgg(input_shape=(32, 32, 3), classes=10, block_filters=(32, 64, 128), convs_
     """
     block_filters = _checks.int_list("block_filters", block_filters)
     _checks.positive_int("convs_per_block", convs_per_block)
-    _checks.choice("batch_norm", batch_norm, (True, False))
+    _checks.flag("batch_norm", batch_norm)
     _checks.fraction("spatial_dropout", spatial_dropout)
     _checks.fraction("dropout", dropout)
     check_top(include_top, pooling, classes, classifier_activation)

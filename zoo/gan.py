@@ -301,14 +301,19 @@ class GAN(keras.Model):
 
 def _gan(image_shape, latent_dim, generator_filters, discriminator_filters, dropout, classes, loss,
          critic_steps, gradient_penalty_weight, seed, name):
-    # Checked here too, so that errors name this builder's arguments.
+    # Every argument is checked before either part is built, and errors name this builder's arguments.
+    _checks.positive_int("latent_dim", latent_dim)
     image_shape = _checks.shape("image_shape", image_shape, rank=3)
     for argument, filters in (("generator_filters", generator_filters),
                               ("discriminator_filters", discriminator_filters)):
         check_image_shape(image_shape, 2 ** len(_checks.int_list(argument, filters)), "image_shape")
+    _checks.fraction("dropout", dropout)
+    if classes is not None:
+        _checks.positive_int("classes", classes, minimum=2)
     _checks.choice("loss", loss, LOSSES)
     _checks.positive_int("critic_steps", critic_steps)
     _checks.positive_float("gradient_penalty_weight", gradient_penalty_weight, allow_zero=True)
+    _checks.seed(seed)
     generator = dcgan_generator(latent_dim, image_shape, generator_filters, classes)
     discriminator = dcgan_discriminator(image_shape, discriminator_filters, dropout, classes)
     return GAN(generator, discriminator, loss=loss, critic_steps=critic_steps,

@@ -12,7 +12,7 @@ POOLINGS = (None, "avg", "max")
 
 def check_top(include_top, pooling, classes, classifier_activation):
     """Validate the keras.applications-style top arguments."""
-    _checks.choice("include_top", include_top, (True, False))
+    _checks.flag("include_top", include_top)
     _checks.choice("pooling", pooling, POOLINGS)
     if include_top:
         _checks.classifier_head(classes, classifier_activation)

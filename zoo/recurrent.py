@@ -35,7 +35,7 @@ def _recurrent_stack(x, cell, units, bidirectional, dropout):
 
 def _check_recurrent(units, bidirectional, dropout):
     units = _checks.int_list("units", units)
-    _checks.choice("bidirectional", bidirectional, (True, False))
+    _checks.flag("bidirectional", bidirectional)
     _checks.fraction("dropout", dropout)
     return units
 

@@ -61,7 +61,7 @@ def bottleneck_block(x, filters, stride, name, use_bias):
 def _resnet(block, stage_blocks, use_bias, *, input_shape, classes, include_top, pooling,
             classifier_activation, small_inputs, name):
     check_top(include_top, pooling, classes, classifier_activation)
-    _checks.choice("small_inputs", small_inputs, (True, False))
+    _checks.flag("small_inputs", small_inputs)
     input_shape = _checks.shape("input_shape", input_shape, rank=3)
     # Three stride-2 stages, plus stride 4 in the full stem.
     min_size = 8 if small_inputs else 32

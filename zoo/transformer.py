@@ -74,7 +74,7 @@ def patch_transformer_forecaster(lookback=96, features=7, horizon=96, patch_leng
     if lookback % patch_length:
         raise ValueError(f"patch_length={patch_length} is invalid: expected a divisor of lookback ({lookback}).")
     _check_encoder(embed_dim, num_heads, ff_dim, num_blocks, dropout)
-    _checks.choice("channel_independent", channel_independent, (True, False))
+    _checks.flag("channel_independent", channel_independent)
     patches = lookback // patch_length
     inputs = keras.Input(shape=(lookback, features), name="window")
     if not channel_independent:

@@ -158,8 +158,9 @@ def vae(input_shape=(28, 28, 1), latent_dim=2, filters=(32, 64), hidden_units=(1
     _checks.choice("activation", activation, HIDDEN_ACTIVATIONS)
     _checks.choice("output_activation", output_activation, tuple(RECONSTRUCTION_LOSSES))
     _checks.positive_float("kl_weight", kl_weight)
+    _checks.seed(seed)
+    filters = _checks.int_list("filters", filters)
     if len(input_shape) == 3:
-        filters = _checks.int_list("filters", filters)
         check_image_shape(input_shape, 2 ** len(filters))
         inputs, x, feature_shape = conv_encoder_trunk(input_shape, filters)
         for i, units in enumerate(hidden_units, start=1):
