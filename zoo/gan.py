@@ -35,6 +35,7 @@ from keras import layers, ops
 
 from zoo import _checks
 from zoo.autoencoder import check_image_shape
+from zoo.layers import CompositeModel
 from zoo.registry import register
 
 LOSSES = ("non_saturating", "wasserstein_gp")
@@ -109,7 +110,7 @@ def dcgan_discriminator(input_shape=(28, 28, 1), filters=(64, 128), dropout=0.3,
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class GAN(keras.Model):
+class GAN(CompositeModel):
     """A generator and a discriminator trained against each other by ``fit``.
 
     ``model(z)`` (or ``model([z, labels])``) returns generated images;
@@ -117,6 +118,8 @@ class GAN(keras.Model):
     unconditional GAN, ``fit(images, labels)`` a conditional one; images must
     be floats in [-1, 1], the range of the generator's tanh.
     """
+
+    PARTS = ("generator", "discriminator")
 
     def __init__(self, generator, discriminator, loss="non_saturating", critic_steps=1,
                  gradient_penalty_weight=10.0, seed=None, **kwargs):
@@ -140,10 +143,6 @@ class GAN(keras.Model):
     @property
     def latent_dim(self):
         return self.generator.inputs[0].shape[-1]
-
-    @property
-    def input_shape(self):
-        return self.generator.input_shape
 
     @property
     def metrics(self):
@@ -280,23 +279,9 @@ class GAN(keras.Model):
         labels = ops.convert_to_tensor(labels.astype("int32"))
         return ops.convert_to_numpy(self.generator([z, labels], training=False))
 
-    def get_config(self):
-        return {
-            "name": self.name,
-            "generator": keras.saving.serialize_keras_object(self.generator),
-            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-            "loss": self.loss_name,
-            "critic_steps": self.critic_steps,
-            "gradient_penalty_weight": self.gradient_penalty_weight,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        generator = keras.saving.deserialize_keras_object(config.pop("generator"))
-        discriminator = keras.saving.deserialize_keras_object(config.pop("discriminator"))
-        return cls(generator, discriminator, **config)
+    def settings(self):
+        return {"loss": self.loss_name, "critic_steps": self.critic_steps,
+                "gradient_penalty_weight": self.gradient_penalty_weight, "seed": self.seed}
 
 
 def _gan(image_shape, latent_dim, generator_filters, discriminator_filters, dropout, classes, loss,

@@ -97,3 +97,33 @@ def transformer_encoder_block(x, *, num_heads, key_dim, ff_dim, dropout, name, a
     hidden = layers.Dense(x.shape[-1], name=f"{name}_ff2")(hidden)
     return layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm2")(
         layers.Add(name=f"{name}_residual2")([x, layers.Dropout(dropout, name=f"{name}_dropout2")(hidden)]))
+
+
+class CompositeModel(keras.Model):
+    """Base of the VAE and the GAN: a ``keras.Model`` holding built functional sub-models.
+
+    A subclass names its parts in ``PARTS`` (they are its first ``__init__``
+    arguments and its attributes) and returns its other constructor arguments
+    from ``settings()``; ``get_config``/``from_config`` then save the parts as
+    their own configs, so ``.keras`` files reload with ``safe_mode=True``.
+    The model's input is its first part's.
+    """
+
+    PARTS: tuple[str, ...] = ()
+
+    def settings(self) -> dict:
+        return {}
+
+    @property
+    def input_shape(self):
+        return getattr(self, self.PARTS[0]).input_shape
+
+    def get_config(self):
+        parts = {part: keras.saving.serialize_keras_object(getattr(self, part)) for part in self.PARTS}
+        return {"name": self.name, **parts, **self.settings()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        parts = [keras.saving.deserialize_keras_object(config.pop(part)) for part in cls.PARTS]
+        return cls(*parts, **config)

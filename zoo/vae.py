@@ -29,6 +29,7 @@ from zoo.autoencoder import (
     HIDDEN_ACTIVATIONS, check_image_shape, conv_decoder, conv_encoder_trunk, dense_decoder,
     dense_encoder_trunk,
 )
+from zoo.layers import CompositeModel
 from zoo.registry import register
 
 RECONSTRUCTION_LOSSES = {"sigmoid": "binary_crossentropy", "linear": "mse"}
@@ -64,7 +65,7 @@ class VariationalSampling(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class VAE(keras.Model):
+class VAE(CompositeModel):
     """Encoder ``x -> [z_mean, z_log_var]`` and decoder ``z -> x``, trained with ``fit(x)``.
 
     ``model(x)`` returns the reconstruction of ``x`` (decoded from ``z_mean``
@@ -72,6 +73,8 @@ class VAE(keras.Model):
     ``fit(x, y)`` reconstructs ``y`` from ``x`` (a denoising VAE); ``fit(x)``
     reconstructs ``x``.
     """
+
+    PARTS = ("encoder", "decoder")
 
     def __init__(self, encoder, decoder, kl_weight=1.0, reconstruction_loss="binary_crossentropy",
                  seed=None, **kwargs):
@@ -85,10 +88,6 @@ class VAE(keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
         self.built = True  # the encoder and decoder are built functional models
-
-    @property
-    def input_shape(self):
-        return self.encoder.input_shape
 
     @property
     def latent_dim(self):
@@ -122,22 +121,9 @@ class VAE(keras.Model):
         z = keras.random.normal((n, self.latent_dim), seed=self.prior_seed if seed is None else seed)
         return ops.convert_to_numpy(self.decoder(z, training=False))
 
-    def get_config(self):
-        return {
-            "name": self.name,
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
-            "kl_weight": self.sampling.kl_weight,
-            "reconstruction_loss": self.reconstruction_loss,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
-        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
-        return cls(encoder, decoder, **config)
+    def settings(self):
+        return {"kl_weight": self.sampling.kl_weight, "reconstruction_loss": self.reconstruction_loss,
+                "seed": self.seed}
 
 
 @register(family="vae", task="generative")
