@@ -7,6 +7,9 @@
 The loss of one sample is the reconstruction error summed over its values
 (binary cross-entropy for a sigmoid decoder, squared error for a linear one)
 plus ``kl_weight`` times KL(q(z|x) || N(0, I)); the batch loss is its mean.
+``fit`` logs ``loss = reconstruction_loss + kl_loss`` (``kl_loss`` is the
+weighted KL term, and would include any weight penalties of a custom encoder
+or decoder).
 
 ``VAE`` is a ``keras.Model`` subclass holding the functional encoder and
 decoder. It overrides ``compute_loss`` rather than ``train_step``, so that
@@ -107,13 +110,15 @@ class VAE(CompositeModel):
             per_value = ops.square(target - y_pred)
         per_sample = ops.sum(ops.reshape(per_value, (ops.shape(per_value)[0], -1)), axis=-1)
         reconstruction = ops.mean(per_sample)
-        kl = ops.sum(self.sampling.losses)
+        # self.losses holds the KL term added by the sampling layer, plus any weight penalties a
+        # custom encoder or decoder brings (the built ones have none). A Python sum, because
+        # ops.sum of a list fails on JAX tracers; on JAX only the model's own list is visible.
+        regularization = sum(self.losses)
         # Weighted by batch size like Keras' own loss tracker, so the epoch means add up.
         batch_size = ops.cast(ops.shape(per_sample)[0], "float32")
         self.reconstruction_tracker.update_state(reconstruction, sample_weight=batch_size)
-        self.kl_tracker.update_state(kl, sample_weight=batch_size)
-        # self.losses holds the KL term and any weight penalties of the encoder and decoder.
-        return reconstruction + ops.sum(self.losses)
+        self.kl_tracker.update_state(regularization, sample_weight=batch_size)
+        return reconstruction + regularization
 
     def sample(self, n, seed=None):
         """Decode ``n`` codes drawn from the prior N(0, I): ``[n, *input_shape[1:]]`` as NumPy."""
