@@ -1,5 +1,6 @@
 """The builders use keras.layers and keras.ops only: every one builds and runs on the JAX backend."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -10,7 +11,10 @@ import pytest
 
 from conftest import ROOT
 
-pytest.importorskip("jax", reason="the JAX backend check needs jax (declared in the test extra)")
+# Not imported here: importing jax sets TF_CPP_MIN_LOG_LEVEL in this process, which the apps'
+# subprocesses would inherit.
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                                reason="the JAX backend check needs jax (declared in the test extra)")
 
 SCRIPT = textwrap.dedent("""
     import json, sys

@@ -68,13 +68,13 @@ def tcn_forecaster(lookback=96, features=7, horizon=96, targets=None, filters=64
     _checks.fraction("dropout", dropout)
     inputs = keras.Input(shape=(lookback, features), name="window")
     x = layers.Conv1D(filters, 1, name="input_projection")(inputs)
-    for d in dilations:
+    for b, d in enumerate(dilations, start=1):  # named by position: a dilation may repeat
         residual = x
         for j in (1, 2):
             x = layers.Conv1D(filters, kernel_size, padding="causal", dilation_rate=d,
-                              activation="relu", name=f"block{d}_conv{j}")(x)
+                              activation="relu", name=f"block{b}_conv{j}")(x)
             if dropout:
-                x = layers.Dropout(dropout, name=f"block{d}_dropout{j}")(x)
-        x = layers.Add(name=f"block{d}_residual")([residual, x])
+                x = layers.Dropout(dropout, name=f"block{b}_dropout{j}")(x)
+        x = layers.Add(name=f"block{b}_residual")([residual, x])
     last = layers.Cropping1D((lookback - 1, 0), name="last_step")(x)
     return keras.Model(inputs, forecast_head(layers.Flatten(name="flatten")(last), horizon, targets), name=name)
