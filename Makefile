@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test test-all benchmark zoo-table clean
+.PHONY: run test test-all benchmark benchmark-zoo zoo-table clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test-all: $(VENV)/.installed
 
 benchmark: $(VENV)/.installed
 	$(PY) -m benchmarks.digits
+
+benchmark-zoo: $(VENV)/.installed
+	$(PY) -m benchmarks.zoo
 
 clean:
 	rm -rf runs .pytest_cache .hypothesis

@@ -34,13 +34,13 @@ def _import_tensorflow_quietly():
 
     TensorFlow writes some of them before its log level applies, so stderr is
     closed while it imports and probes devices; an import error still raises
-    with its traceback afterwards. Set TF_CPP_MIN_LOG_LEVEL yourself to see them.
+    with its traceback afterwards. Set TF_CPP_MIN_LOG_LEVEL=0 to see them.
     """
-    # Our own setting is marked so that child processes (tests, benchmarks) stay quiet too.
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ and "KERAZOO_QUIET_TF" not in os.environ:
+    # Only an explicit 0 turns this off: other values also ask for less output, and jax
+    # (imported by Keras when installed) sets 1 in any process that imported Keras first.
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    os.environ["KERAZOO_QUIET_TF"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _stderr_silenced():
         try:
             import tensorflow as tf

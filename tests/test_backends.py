@@ -11,8 +11,7 @@ import pytest
 
 from conftest import ROOT
 
-# Not imported here: importing jax sets TF_CPP_MIN_LOG_LEVEL in this process, which the apps'
-# subprocesses would inherit.
+# find_spec, not an import: the check runs in a subprocess with KERAS_BACKEND=jax.
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                 reason="the JAX backend check needs jax (declared in the test extra)")
 
