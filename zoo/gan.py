@@ -86,8 +86,8 @@ def dcgan_discriminator(input_shape=(28, 28, 1), filters=(64, 128), dropout=0.3,
                         name="discriminator"):
     """DCGAN discriminator / WGAN critic: images ``[batch, H, W, C]`` (and ``label [batch]``) -> one logit ``[batch, 1]``.
 
-    ``len(filters)`` stride-2 convolutions with leaky ReLU and no batch norm
-    (so it also serves as a WGAN-GP critic); H and W divisible by 2**len(filters).
+    ``len(filters)`` stride-2 convolutions (no bias) with leaky ReLU and no batch
+    norm (so it also serves as a WGAN-GP critic); H and W divisible by 2**len(filters).
     With ``classes``, an embedding of the label is appended as an extra channel.
     """
     input_shape, filters = _check_parts(input_shape, filters, classes, "input_shape")
@@ -102,7 +102,9 @@ def dcgan_discriminator(input_shape=(28, 28, 1), filters=(64, 128), dropout=0.3,
             layers.Embedding(classes, height * width, name="label_embedding")(label))
         x = layers.Concatenate(name="image_and_label")([image, label_plane])
     for i, width_ in enumerate(filters, start=1):
-        x = layers.Conv2D(width_, 4, strides=2, padding="same", name=f"down{i}")(x)
+        # No bias: under the gradient penalty's second-order gradients TensorFlow's graph optimiser
+        # fails to rewrite a fused BiasAdd + LeakyRelu and prints an error (training is unaffected).
+        x = layers.Conv2D(width_, 4, strides=2, padding="same", use_bias=False, name=f"down{i}")(x)
         x = layers.LeakyReLU(0.2, name=f"down{i}_lrelu")(x)
     x = layers.Dropout(dropout, name="dropout")(layers.Flatten(name="flatten")(x))
     logit = layers.Dense(1, dtype="float32", name="logit")(x)
