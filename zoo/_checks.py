@@ -64,6 +64,13 @@ def shape(name, value, *, rank: int | None = None, min_rank=1):
     return tuple(int(d) for d in value)
 
 
+def divisible_image(name, value, scale):
+    """``(H, W, C)`` with H and W divisible by ``scale`` (a network's total down- or up-sampling)."""
+    if len(value) != 3 or value[0] % scale or value[1] % scale:
+        _fail(name, value, f"(H, W, C) with H and W divisible by {scale}")
+    return value
+
+
 def int_list(name, value, *, minimum=1, allow_empty=False):
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value,)

@@ -30,21 +30,24 @@ def _assemble(encoder, decoder, input_shape, name, noise_stddev=0.0):
     return keras.Model(inputs, decoder(encoder(x)), name=name)
 
 
+def dense_stack(x, hidden_units, activation, prefix):
+    """One Dense layer per entry of ``hidden_units``, named ``{prefix}_1``, ``{prefix}_2``, ..."""
+    for i, units in enumerate(hidden_units, start=1):
+        x = layers.Dense(units, activation=activation, name=f"{prefix}_{i}")(x)
+    return x
+
+
 def dense_encoder_trunk(input_shape, hidden_units, activation):
     """Encoder inputs and its last hidden features ``[batch, hidden_units[-1]]`` (flat input if none)."""
     inputs = keras.Input(shape=input_shape, name="encoder_inputs")
     x = layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
-    for i, units in enumerate(hidden_units, start=1):
-        x = layers.Dense(units, activation=activation, name=f"enc_dense_{i}")(x)
-    return inputs, x
+    return inputs, dense_stack(x, hidden_units, activation, "enc_dense")
 
 
 def dense_decoder(latent_dim, input_shape, hidden_units, activation, output_activation, use_bias=True):
     """Code ``[batch, latent_dim]`` -> ``[batch, *input_shape]``, mirroring the dense encoder."""
     inputs = keras.Input(shape=(latent_dim,), name="decoder_inputs")
-    x = inputs
-    for i, units in enumerate(reversed(hidden_units), start=1):
-        x = layers.Dense(units, activation=activation, name=f"dec_dense_{i}")(x)
+    x = dense_stack(inputs, hidden_units[::-1], activation, "dec_dense")
     x = layers.Dense(math.prod(input_shape), activation=output_activation, use_bias=use_bias,
                      name="reconstruction")(x)
     if len(input_shape) > 1:
@@ -79,13 +82,6 @@ def _dense_parts(input_shape, latent_dim, hidden_units, activation, output_activ
                           name="encoder")
     return encoder, dense_decoder(latent_dim, input_shape, hidden_units, activation, output_activation,
                                    use_bias=use_bias)
-
-
-def check_image_shape(input_shape, scale, argument="input_shape"):
-    """``(H, W, C)`` with H and W divisible by ``scale`` (the total down- or up-sampling)."""
-    if len(input_shape) != 3 or input_shape[0] % scale or input_shape[1] % scale:
-        raise ValueError(f"{argument}={input_shape!r} is invalid: expected (H, W, C) with H and W "
-                         f"divisible by {scale}.")
 
 
 def _check_common(input_shape, latent_dim, output_activation):
@@ -142,7 +138,7 @@ def conv_autoencoder(input_shape=(28, 28, 1), latent_dim=16, filters=(32, 64),
     """
     input_shape = _check_common(input_shape, latent_dim, output_activation)
     filters = _checks.int_list("filters", filters)
-    check_image_shape(input_shape, 2 ** len(filters))
+    _checks.divisible_image("input_shape", input_shape, 2 ** len(filters))
     inputs, features, feature_shape = conv_encoder_trunk(input_shape, filters)
     encoder = keras.Model(inputs, layers.Dense(latent_dim, name="code")(features), name="encoder")
     decoder = conv_decoder(latent_dim, input_shape[-1], feature_shape, filters, output_activation)

@@ -34,19 +34,25 @@ import numpy as np
 from keras import layers, ops
 
 from zoo import _checks
-from zoo.autoencoder import check_image_shape
 from zoo.layers import CompositeModel
 from zoo.registry import register
 
 LOSSES = ("non_saturating", "wasserstein_gp")
+# compile()'s default Adam for each loss: Radford et al. (DCGAN); Gulrajani et al., Algorithm 1 (WGAN-GP).
+DEFAULT_ADAM = {"non_saturating": {"learning_rate": 2e-4, "beta_1": 0.5},
+                "wasserstein_gp": {"learning_rate": 1e-4, "beta_1": 0.0, "beta_2": 0.9}}
+
+
+def _check_classes(classes):
+    if classes is not None:
+        _checks.positive_int("classes", classes, minimum=2)
 
 
 def _check_parts(image_shape, filters, classes, argument="image_shape"):
     image_shape = _checks.shape(argument, image_shape, rank=3)
     filters = _checks.int_list("filters", filters)
-    check_image_shape(image_shape, 2 ** len(filters), argument)
-    if classes is not None:
-        _checks.positive_int("classes", classes, minimum=2)
+    _checks.divisible_image(argument, image_shape, 2 ** len(filters))
+    _check_classes(classes)
     return image_shape, filters
 
 
@@ -159,14 +165,9 @@ class GAN(CompositeModel):
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(f"GAN.train_step uses tf.GradientTape: set KERAS_BACKEND=tensorflow "
                                f"(the backend is {keras.backend.backend()!r}).")
-        if self.loss_name == "wasserstein_gp":  # Gulrajani et al., Algorithm 1
-            def default():
-                return keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)
-        else:  # Radford et al.
-            def default():
-                return keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.generator_optimizer = generator_optimizer or default()
-        self.discriminator_optimizer = discriminator_optimizer or default()
+        adam = DEFAULT_ADAM[self.loss_name]
+        self.generator_optimizer = generator_optimizer or keras.optimizers.Adam(**adam)
+        self.discriminator_optimizer = discriminator_optimizer or keras.optimizers.Adam(**adam)
         self.generator_optimizer.build(self.generator.trainable_variables)
         self.discriminator_optimizer.build(self.discriminator.trainable_variables)
         # model.optimizer is the generator's, which callbacks such as ReduceLROnPlateau adjust.
@@ -208,6 +209,14 @@ class GAN(CompositeModel):
             return ops.mean(ops.softplus(-fake_logits))  # -log D(G(z))
         return -ops.mean(fake_logits)
 
+    def _with_penalty(self, d_loss, real, fake, labels):
+        """WGAN-GP's critic loss adds the gradient penalty (and logs it); the non-saturating loss is as is."""
+        if self.loss_name != "wasserstein_gp":
+            return d_loss
+        penalty = self._gradient_penalty(real, fake, labels)
+        self.penalty_tracker.update_state(penalty)
+        return d_loss + self.gradient_penalty_weight * penalty
+
     def _gradient_penalty(self, real, fake, labels):
         import tensorflow as tf
 
@@ -233,10 +242,7 @@ class GAN(CompositeModel):
                 fake = self._generate(batch_size, labels, training=True)
                 d_loss = self._discriminator_loss(self._discriminate(images, labels, training=True),
                                                   self._discriminate(fake, labels, training=True))
-                if self.loss_name == "wasserstein_gp":
-                    penalty = self._gradient_penalty(images, fake, labels)
-                    d_loss += self.gradient_penalty_weight * penalty
-                    self.penalty_tracker.update_state(penalty)
+                d_loss = self._with_penalty(d_loss, images, fake, labels)
             weights = self.discriminator.trainable_variables
             self.discriminator_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
 
@@ -258,10 +264,7 @@ class GAN(CompositeModel):
         fake = self._generate(ops.shape(images)[0], labels, training=False)
         fake_logits = self._discriminate(fake, labels, training=False)
         d_loss = self._discriminator_loss(self._discriminate(images, labels, training=False), fake_logits)
-        if self.loss_name == "wasserstein_gp":
-            penalty = self._gradient_penalty(images, fake, labels)
-            d_loss += self.gradient_penalty_weight * penalty
-            self.penalty_tracker.update_state(penalty)
+        d_loss = self._with_penalty(d_loss, images, fake, labels)
         self.discriminator_loss_tracker.update_state(d_loss)
         self.generator_loss_tracker.update_state(self._generator_loss(fake_logits))
         return {metric.name: metric.result() for metric in self.metrics}
@@ -293,10 +296,9 @@ def _gan(image_shape, latent_dim, generator_filters, discriminator_filters, drop
     image_shape = _checks.shape("image_shape", image_shape, rank=3)
     for argument, filters in (("generator_filters", generator_filters),
                               ("discriminator_filters", discriminator_filters)):
-        check_image_shape(image_shape, 2 ** len(_checks.int_list(argument, filters)), "image_shape")
+        _checks.divisible_image("image_shape", image_shape, 2 ** len(_checks.int_list(argument, filters)))
     _checks.fraction("dropout", dropout)
-    if classes is not None:
-        _checks.positive_int("classes", classes, minimum=2)
+    _check_classes(classes)
     _checks.choice("loss", loss, LOSSES)
     _checks.positive_int("critic_steps", critic_steps)
     _checks.positive_float("gradient_penalty_weight", gradient_penalty_weight, allow_zero=True)

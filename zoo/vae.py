@@ -29,8 +29,7 @@ from keras import layers, ops
 
 from zoo import _checks
 from zoo.autoencoder import (
-    HIDDEN_ACTIVATIONS, check_image_shape, conv_decoder, conv_encoder_trunk, dense_decoder,
-    dense_encoder_trunk,
+    HIDDEN_ACTIVATIONS, conv_decoder, conv_encoder_trunk, dense_decoder, dense_encoder_trunk, dense_stack,
 )
 from zoo.layers import CompositeModel
 from zoo.registry import register
@@ -152,10 +151,9 @@ def vae(input_shape=(28, 28, 1), latent_dim=2, filters=(32, 64), hidden_units=(1
     _checks.seed(seed)
     filters = _checks.int_list("filters", filters)
     if len(input_shape) == 3:
-        check_image_shape(input_shape, 2 ** len(filters))
+        _checks.divisible_image("input_shape", input_shape, 2 ** len(filters))
         inputs, x, feature_shape = conv_encoder_trunk(input_shape, filters)
-        for i, units in enumerate(hidden_units, start=1):
-            x = layers.Dense(units, activation=activation, name=f"enc_dense_{i}")(x)
+        x = dense_stack(x, hidden_units, activation, "enc_dense")
         decoder = conv_decoder(latent_dim, input_shape[-1], feature_shape, filters, output_activation)
     elif len(input_shape) == 1:
         inputs, x = dense_encoder_trunk(input_shape, hidden_units, activation)
