@@ -92,7 +92,7 @@ def vae_vs_pca(x_train, x_test, epochs):
 
 def gan_label_agreement(name, x_train, y_train, classifier, epochs):
     keras.utils.set_random_seed(0)
-    model = zoo.build(name, image_shape=(8, 8, 1), latent_dim=32, classes=10, seed=0)
+    model = zoo.build(name, input_shape=(8, 8, 1), latent_dim=32, classes=10, seed=0)
     model.compile()
     start = time.perf_counter()
     model.fit(x_train * 2 - 1, y_train, epochs=epochs, batch_size=64, verbose=0)

@@ -62,7 +62,7 @@ def test_vae_reconstruction_is_deterministic_at_inference_only():
 def test_gan_trains_one_epoch_on_digits(name, conditional, tmp_path):
     keras.utils.set_random_seed(0)
     kwargs = {"classes": 10} if conditional else {}
-    model = zoo.build(name, image_shape=(8, 8, 1), latent_dim=32, seed=0, **kwargs)
+    model = zoo.build(name, input_shape=(8, 8, 1), latent_dim=32, seed=0, **kwargs)
     model.compile()
     generator_before = [w.numpy() for w in model.generator.weights]
     data = (IMAGES_PM1, DIGITS.target) if conditional else (IMAGES_PM1,)
@@ -86,18 +86,18 @@ def test_gan_trains_one_epoch_on_digits(name, conditional, tmp_path):
 
 
 def test_conditional_gan_sample_labels():
-    model = zoo.build("dcgan", image_shape=(8, 8, 1), latent_dim=8, classes=3)
+    model = zoo.build("dcgan", input_shape=(8, 8, 1), latent_dim=8, classes=3)
     assert model.sample(4, labels=[0, 1, 2, 0]).shape == (4, 8, 8, 1)
     with pytest.raises(ValueError, match=r"labels=\[0, 5\] is invalid"):
         model.sample(2, labels=[0, 5])
 
 
 def test_gan_refuses_mismatched_labels():
-    unconditional = zoo.build("dcgan", image_shape=(8, 8, 1), latent_dim=8)
+    unconditional = zoo.build("dcgan", input_shape=(8, 8, 1), latent_dim=8)
     unconditional.compile()
     with pytest.raises(ValueError, match="not class-conditional"):
         unconditional.fit(IMAGES_PM1[:64], DIGITS.target[:64], epochs=1, verbose=0)
-    conditional = zoo.build("dcgan", image_shape=(8, 8, 1), latent_dim=8, classes=10)
+    conditional = zoo.build("dcgan", input_shape=(8, 8, 1), latent_dim=8, classes=10)
     conditional.compile()
     with pytest.raises(ValueError, match=r"call fit\(images, labels\)"):
         conditional.fit(IMAGES_PM1[:64], epochs=1, verbose=0)
@@ -105,9 +105,9 @@ def test_gan_refuses_mismatched_labels():
 
 @pytest.mark.parametrize("image_shape", [(12, 20, 3), (32, 32, 1), (4, 8, 2)])
 def test_gan_parts_fit_any_shape_divisible_by_4(image_shape):
-    generator = zoo.build("dcgan_generator", latent_dim=16, image_shape=image_shape)
+    generator = zoo.build("dcgan_generator", latent_dim=16, output_shape=image_shape)
     discriminator = zoo.build("dcgan_discriminator", input_shape=image_shape)
     assert generator.output_shape == (None, *image_shape)
     assert discriminator.output_shape == (None, 1)
-    with pytest.raises(ValueError, match="^image_shape=.*divisible by 4"):
-        zoo.build("dcgan", image_shape=(image_shape[0] + 2, image_shape[1], image_shape[2]))
+    with pytest.raises(ValueError, match="^input_shape=.*divisible by 4"):
+        zoo.build("dcgan", input_shape=(image_shape[0] + 2, image_shape[1], image_shape[2]))

@@ -17,7 +17,7 @@ def digits_zero_vs_one():
 
 def test_converges_on_linearly_separable_real_digits():
     x, y = digits_zero_vs_one()
-    model = zoo.build("perceptron", input_dim=64)
+    model = zoo.build("perceptron", input_shape=(64,))
     model.compile()
     history = model.fit(x, y, epochs=100, batch_size=32, verbose=0)
     assert model.converged
@@ -33,7 +33,7 @@ def test_applies_rosenblatts_rule_exactly():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(20, 3)).astype("float32")
     y = np.where(rng.random(20) > 0.5, 1, -1)
-    model = zoo.build("perceptron", input_dim=3, learning_rate=0.5)
+    model = zoo.build("perceptron", input_shape=(3,), learning_rate=0.5)
     with pytest.warns(ConvergenceWarning):  # one epoch is not enough here
         model.fit(x, y, epochs=1, batch_size=7, shuffle=False, verbose=0)
 
@@ -46,7 +46,7 @@ def test_applies_rosenblatts_rule_exactly():
 
 
 def test_does_not_converge_on_xor_and_says_so():
-    model = zoo.build("perceptron", input_dim=2)
+    model = zoo.build("perceptron", input_shape=(2,))
     with pytest.warns(ConvergenceWarning, match="did not converge in 50 epochs"):
         history = model.fit(XOR_X, XOR_Y, epochs=50, verbose=0)
     assert model.converged is False
@@ -56,7 +56,7 @@ def test_does_not_converge_on_xor_and_says_so():
 
 def test_step_output_and_zero_one_labels():
     x, y = digits_zero_vs_one()
-    model = zoo.build("perceptron", input_dim=64, output="step")
+    model = zoo.build("perceptron", input_shape=(64,), output="step")
     model.fit(x, (y > 0).astype(int), epochs=100, verbose=0)
     assert set(np.unique(model.predict(x, verbose=0))) == {0.0, 1.0}
 
@@ -65,7 +65,7 @@ def test_saves_and_reloads(tmp_path):
     import keras
 
     x, y = digits_zero_vs_one()
-    model = zoo.build("perceptron", input_dim=64)
+    model = zoo.build("perceptron", input_shape=(64,))
     model.fit(x, y, epochs=100, verbose=0)
     model.save(tmp_path / "p.keras")
     again = keras.saving.load_model(tmp_path / "p.keras", safe_mode=True)

@@ -59,7 +59,7 @@ def test_lenet5_has_the_classic_parameter_count():
     ("mlp", {"activation": "swishy"}, "activation"),
     ("mlp", {"depth": -1}, "depth"),
     ("mlp", {"classes": 1, "classifier_activation": "softmax"}, "classes"),
-    ("perceptron", {"input_dim": 0}, "input_dim"),
+    ("perceptron", {"input_shape": (0,)}, "input_shape"),
     ("perceptron", {"learning_rate": -1.0}, "learning_rate"),
 ])
 def test_invalid_arguments_name_the_argument(name, kwargs, argument):

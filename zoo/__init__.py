@@ -5,14 +5,11 @@
     model = zoo.build("convnet", input_shape=(28, 28, 1), classes=10)
 
 Builders return uncompiled ``keras.Model`` objects and use ``keras.layers`` and
-``keras.ops`` only, so they build on any Keras backend.
+``keras.ops`` only, so they build on any Keras backend. ``import zoo`` itself
+imports nothing heavy: the family modules (and Keras) load the first time the
+registry is asked for a name.
 """
 
 from zoo.registry import build, entry, names, register
-
-# Importing the family modules registers their builders.
-from zoo import (  # noqa: E402,F401  isort: skip
-    autoencoder, convnet, forecasting, mlp, perceptron, recurrent, resnet, transformer, vae, gan,
-)
 
 __all__ = ["build", "entry", "names", "register"]

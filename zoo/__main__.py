@@ -3,13 +3,17 @@
     python -m zoo                    # print the Markdown table
     python -m zoo --readme README.md # replace the table between its markers
 
-Everything in the table comes from the registry: each builder is built with
-its defaults, so the shapes and parameter counts are what a user gets.
+Everything in the table comes from the registry: the default input shape
+from the entry's metadata, the parameter count from building each model with
+its defaults (what a user gets).
 """
 
 from __future__ import annotations
 
-import applications  # noqa: F401  (quiet TensorFlow start-up)
+if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
+    from zoo.startup import quiet_tensorflow
+
+    quiet_tensorflow()
 
 import argparse
 import pathlib
@@ -26,7 +30,7 @@ def table() -> str:
     for name in zoo.names():
         entry = zoo.entry(name)
         model = zoo.build(name)
-        rows.append(f"| `{name}` | {entry.family} | {entry.task} | `{model.input_shape[1:]}` | "
+        rows.append(f"| `{name}` | {entry.family} | {entry.task} | `{entry.default_input_shape}` | "
                     f"{model.count_params():,} | {entry.summary} |")
     return "\n".join(rows)
 

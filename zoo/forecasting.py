@@ -11,19 +11,21 @@ import keras
 from keras import layers
 
 from zoo import _checks
-from zoo.layers import forecast_head
+from zoo.layers import channels_to_targets, forecast_head
 from zoo.registry import register
 
 
-@register(family="forecasting", task="forecasting")
-def dlinear(lookback=96, features=7, horizon=96, moving_average=25, name="dlinear"):
+@register(family="forecasting", task="forecasting", input_kind="window")
+def dlinear(lookback=96, features=7, horizon=24, targets=None, moving_average=25, name="dlinear"):
     """DLinear (Zeng et al., 2023): trend = moving average, seasonal = rest; one linear map each over time.
 
-    ``[batch, lookback, features]`` -> ``[batch, horizon, features]``; channels share the maps.
+    ``[batch, lookback, features]`` -> ``[batch, horizon, targets]``; channels share the maps.
     The moving average uses 'same' padding that averages only real steps at the
-    edges, where the paper repeats the edge values.
+    edges, where the paper repeats the edge values. With ``targets`` other than
+    ``features``, one linear map over the channels mixes the per-channel
+    forecasts into the target channels.
     """
-    _checks.window(lookback, features, horizon)
+    targets = _checks.window(lookback, features, horizon, targets)
     _checks.positive_int("moving_average", moving_average)
     if moving_average > lookback:
         raise ValueError(f"moving_average={moving_average} is invalid: expected <= lookback ({lookback}).")
@@ -34,12 +36,11 @@ def dlinear(lookback=96, features=7, horizon=96, moving_average=25, name="dlinea
     trend = layers.Dense(horizon, name="trend_linear")(layers.Permute((2, 1), name="trend_t")(trend))
     seasonal = layers.Dense(horizon, name="seasonal_linear")(layers.Permute((2, 1), name="seasonal_t")(seasonal))
     x = layers.Add(name="sum")([trend, seasonal])
-    outputs = layers.Permute((2, 1), dtype="float32", name="forecast")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, channels_to_targets(x, features, targets), name=name)
 
 
-@register(family="forecasting", task="forecasting")
-def mlp_forecaster(lookback=96, features=7, horizon=96, targets=None, hidden_units=(256,),
+@register(family="forecasting", task="forecasting", input_kind="window")
+def mlp_forecaster(lookback=96, features=7, horizon=24, targets=None, hidden_units=(256,),
                    dropout=0.1, name="mlp_forecaster"):
     """MLP forecaster: the flattened window through dense layers -> ``[batch, horizon, targets]``."""
     targets = _checks.window(lookback, features, horizon, targets)
@@ -54,8 +55,8 @@ def mlp_forecaster(lookback=96, features=7, horizon=96, targets=None, hidden_uni
     return keras.Model(inputs, forecast_head(x, horizon, targets), name=name)
 
 
-@register(family="forecasting", task="forecasting")
-def tcn_forecaster(lookback=96, features=7, horizon=96, targets=None, filters=64, kernel_size=3,
+@register(family="forecasting", task="forecasting", input_kind="window")
+def tcn_forecaster(lookback=96, features=7, horizon=24, targets=None, filters=64, kernel_size=3,
                    dilations=(1, 2, 4, 8, 16), dropout=0.1, name="tcn_forecaster"):
     """Temporal convolutional network: residual blocks of dilated causal Conv1D; last step -> forecast.
 

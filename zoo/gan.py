@@ -17,7 +17,7 @@ alternates their updates in its own ``train_step``, with one of two losses:
 With ``classes`` set the GAN is class-conditional (Mirza & Osindero, 2014):
 the generator takes ``[z, label]`` and the discriminator ``[image, label]``.
 
-    gan = zoo.build("dcgan", image_shape=(28, 28, 1), classes=10)
+    gan = zoo.build("dcgan", input_shape=(28, 28, 1), classes=10)
     gan.compile()                       # Adam(2e-4, beta_1=0.5) for both parts
     gan.fit(images, labels, epochs=20)  # images scaled to [-1, 1]
     grid = gan.sample(10, labels=range(10))
@@ -48,7 +48,7 @@ def _check_classes(classes):
         _checks.positive_int("classes", classes, minimum=2)
 
 
-def _check_parts(image_shape, filters, classes, argument="image_shape"):
+def _check_parts(image_shape, filters, classes, argument):
     image_shape = _checks.shape(argument, image_shape, rank=3)
     filters = _checks.int_list("filters", filters)
     _checks.divisible_image(argument, image_shape, 2 ** len(filters))
@@ -56,8 +56,8 @@ def _check_parts(image_shape, filters, classes, argument="image_shape"):
     return image_shape, filters
 
 
-@register(family="gan", task="generative")
-def dcgan_generator(latent_dim=128, image_shape=(28, 28, 1), filters=(128, 64), classes=None,
+@register(family="gan", task="generative", input_kind="latent")
+def dcgan_generator(latent_dim=128, output_shape=(28, 28, 1), filters=(128, 64), classes=None,
                     name="generator"):
     """DCGAN generator: ``z [batch, latent_dim]`` (and ``label [batch]``) -> images ``[batch, H, W, C]`` in [-1, 1].
 
@@ -66,8 +66,8 @@ def dcgan_generator(latent_dim=128, image_shape=(28, 28, 1), filters=(128, 64), 
     ReLU; H and W divisible by 2**k (4 with the default two ``filters``).
     """
     _checks.positive_int("latent_dim", latent_dim)
-    image_shape, filters = _check_parts(image_shape, filters, classes)
-    height, width, channels = image_shape
+    output_shape, filters = _check_parts(output_shape, filters, classes, "output_shape")
+    height, width, channels = output_shape
     scale = 2 ** len(filters)
     z = keras.Input(shape=(latent_dim,), name="latent")
     inputs, x = [z], z
@@ -87,7 +87,7 @@ def dcgan_generator(latent_dim=128, image_shape=(28, 28, 1), filters=(128, 64), 
     return keras.Model(inputs if classes is not None else z, images, name=name)
 
 
-@register(family="gan", task="generative")
+@register(family="gan", task="generative", input_kind="image")
 def dcgan_discriminator(input_shape=(28, 28, 1), filters=(64, 128), dropout=0.3, classes=None,
                         name="discriminator"):
     """DCGAN discriminator / WGAN critic: images ``[batch, H, W, C]`` (and ``label [batch]``) -> one logit ``[batch, 1]``.
@@ -115,6 +115,18 @@ def dcgan_discriminator(input_shape=(28, 28, 1), filters=(64, 128), dropout=0.3,
     x = layers.Dropout(dropout, name="dropout")(layers.Flatten(name="flatten")(x))
     logit = layers.Dense(1, dtype="float32", name="logit")(x)
     return keras.Model(inputs if classes is not None else image, logit, name=name)
+
+
+def _loss_scaled(optimizer):
+    """Wrap ``optimizer`` in a LossScaleOptimizer under ``mixed_float16``, as ``Model.compile`` does.
+
+    float16 gradients of small losses underflow to zero; the wrapper scales the
+    loss up before differentiation and the gradients back down before the update.
+    """
+    policy = keras.mixed_precision.dtype_policy()
+    if policy.compute_dtype == "float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -166,8 +178,8 @@ class GAN(CompositeModel):
             raise RuntimeError(f"GAN.train_step uses tf.GradientTape: set KERAS_BACKEND=tensorflow "
                                f"(the backend is {keras.backend.backend()!r}).")
         adam = DEFAULT_ADAM[self.loss_name]
-        self.generator_optimizer = generator_optimizer or keras.optimizers.Adam(**adam)
-        self.discriminator_optimizer = discriminator_optimizer or keras.optimizers.Adam(**adam)
+        self.generator_optimizer = _loss_scaled(generator_optimizer or keras.optimizers.Adam(**adam))
+        self.discriminator_optimizer = _loss_scaled(discriminator_optimizer or keras.optimizers.Adam(**adam))
         self.generator_optimizer.build(self.generator.trainable_variables)
         self.discriminator_optimizer.build(self.discriminator.trainable_variables)
         # model.optimizer is the generator's, which callbacks such as ReduceLROnPlateau adjust.
@@ -243,14 +255,16 @@ class GAN(CompositeModel):
                 d_loss = self._discriminator_loss(self._discriminate(images, labels, training=True),
                                                   self._discriminate(fake, labels, training=True))
                 d_loss = self._with_penalty(d_loss, images, fake, labels)
+                scaled = self.discriminator_optimizer.scale_loss(d_loss)
             weights = self.discriminator.trainable_variables
-            self.discriminator_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
+            self.discriminator_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
 
         with tf.GradientTape() as tape:
             fake = self._generate(batch_size, labels, training=True)
             g_loss = self._generator_loss(self._discriminate(fake, labels, training=True))
+            scaled = self.generator_optimizer.scale_loss(g_loss)
         weights = self.generator.trainable_variables
-        self.generator_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
+        self.generator_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
 
         self.discriminator_loss_tracker.update_state(d_loss)
         self.generator_loss_tracker.update_state(g_loss)
@@ -289,46 +303,46 @@ class GAN(CompositeModel):
                 "gradient_penalty_weight": self.gradient_penalty_weight, "seed": self.seed}
 
 
-def _gan(image_shape, latent_dim, generator_filters, discriminator_filters, dropout, classes, loss,
+def _gan(input_shape, latent_dim, generator_filters, discriminator_filters, dropout, classes, loss,
          critic_steps, gradient_penalty_weight, seed, name):
     # Every argument is checked before either part is built, and errors name this builder's arguments.
     _checks.positive_int("latent_dim", latent_dim)
-    image_shape = _checks.shape("image_shape", image_shape, rank=3)
+    input_shape = _checks.shape("input_shape", input_shape, rank=3)
     for argument, filters in (("generator_filters", generator_filters),
                               ("discriminator_filters", discriminator_filters)):
-        _checks.divisible_image("image_shape", image_shape, 2 ** len(_checks.int_list(argument, filters)))
+        _checks.divisible_image("input_shape", input_shape, 2 ** len(_checks.int_list(argument, filters)))
     _checks.fraction("dropout", dropout)
     _check_classes(classes)
     _checks.choice("loss", loss, LOSSES)
     _checks.positive_int("critic_steps", critic_steps)
     _checks.positive_float("gradient_penalty_weight", gradient_penalty_weight, allow_zero=True)
     _checks.seed(seed)
-    generator = dcgan_generator(latent_dim, image_shape, generator_filters, classes)
-    discriminator = dcgan_discriminator(image_shape, discriminator_filters, dropout, classes)
+    generator = dcgan_generator(latent_dim, input_shape, generator_filters, classes)
+    discriminator = dcgan_discriminator(input_shape, discriminator_filters, dropout, classes)
     return GAN(generator, discriminator, loss=loss, critic_steps=critic_steps,
                gradient_penalty_weight=gradient_penalty_weight, seed=seed, name=name)
 
 
-@register(family="gan", task="generative")
-def dcgan(image_shape=(28, 28, 1), latent_dim=128, generator_filters=(128, 64),
+@register(family="gan", task="generative", input_kind="image")
+def dcgan(input_shape=(28, 28, 1), latent_dim=128, generator_filters=(128, 64),
           discriminator_filters=(64, 128), dropout=0.3, classes=None, seed=None, name="dcgan"):
-    """DCGAN with the non-saturating loss: ``z [batch, latent_dim]`` -> images ``[batch, *image_shape]``.
+    """DCGAN with the non-saturating loss: ``z [batch, latent_dim]`` -> images ``[batch, *input_shape]``.
 
-    ``image_shape`` ``(H, W, C)`` with H and W divisible by 4 (2**len(filters));
+    ``input_shape`` ``(H, W, C)`` with H and W divisible by 4 (2**len(filters));
     ``classes=N`` makes it class-conditional (inputs ``[z, label]``).
     """
-    return _gan(image_shape, latent_dim, generator_filters, discriminator_filters, dropout, classes,
+    return _gan(input_shape, latent_dim, generator_filters, discriminator_filters, dropout, classes,
                 "non_saturating", 1, 0.0, seed, name)
 
 
-@register(family="gan", task="generative")
-def wgan_gp(image_shape=(28, 28, 1), latent_dim=128, generator_filters=(128, 64),
+@register(family="gan", task="generative", input_kind="image")
+def wgan_gp(input_shape=(28, 28, 1), latent_dim=128, generator_filters=(128, 64),
             discriminator_filters=(64, 128), classes=None, critic_steps=5, gradient_penalty_weight=10.0,
             seed=None, name="wgan_gp"):
     """WGAN-GP: the DCGAN parts trained with the Wasserstein loss and a gradient penalty.
 
-    ``z [batch, latent_dim]`` -> images ``[batch, *image_shape]``; ``critic_steps``
+    ``z [batch, latent_dim]`` -> images ``[batch, *input_shape]``; ``critic_steps``
     critic updates per generator update (5 in the paper), penalty weight 10.
     """
-    return _gan(image_shape, latent_dim, generator_filters, discriminator_filters, 0.0, classes,
+    return _gan(input_shape, latent_dim, generator_filters, discriminator_filters, 0.0, classes,
                 "wasserstein_gp", critic_steps, gradient_penalty_weight, seed, name)

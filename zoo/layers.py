@@ -36,6 +36,18 @@ def forecast_head(x, horizon, targets):
     return layers.Reshape((horizon, targets), dtype="float32", name="forecast")(x)
 
 
+def channels_to_targets(x, features, targets):
+    """Per-channel forecasts ``[batch, features, horizon]`` -> ``[batch, horizon, targets]`` (float32).
+
+    When every channel is a target the channels stay independent; otherwise
+    one linear map over the channels mixes them into the target channels.
+    """
+    x = layers.Permute((2, 1), name="time_last_to_channels_last")(x)
+    if targets == features:
+        return layers.Activation("linear", dtype="float32", name="forecast")(x)
+    return layers.Dense(targets, dtype="float32", name="forecast")(x)
+
+
 def pool_features(x, pooling):
     if pooling == "avg":
         return layers.GlobalAveragePooling2D(name="avg_pool")(x)

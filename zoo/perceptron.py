@@ -1,17 +1,19 @@
 """Rosenblatt's perceptron, trained with his learning rule inside ``fit``.
 
 The model is a linear threshold unit: ``y_hat = +1 if w.x + b > 0 else -1``.
-Training visits the samples one at a time, in order, and on each mistake
+Training visits the samples one at a time, and on each mistake
 applies ``w += eta * y * x`` and ``b += eta * y`` (labels in {-1, +1}; labels in
-{0, 1} are mapped to {-1, +1}). No gradient and no optimiser are involved, so
-``compile()`` needs no arguments.
+{0, 1} are mapped to {-1, +1}). Within a batch the samples are visited in
+order; like any Keras ``fit``, ``fit`` shuffles the samples before each epoch
+unless called with ``shuffle=False`` (Rosenblatt's fixed order). No gradient
+and no optimiser are involved, so ``compile()`` needs no arguments.
 
 Training stops at the end of the first epoch without a mistake: the
 perceptron convergence theorem guarantees that epoch comes when the data are
 linearly separable. When the epoch budget runs out first, ``fit`` warns and
 ``model.converged`` is False.
 
-    model = zoo.build("perceptron", input_dim=64)
+    model = zoo.build("perceptron", input_shape=(64,))
     model.compile()
     model.fit(x, y, epochs=100)
     model.converged  # True on separable data
@@ -35,6 +37,7 @@ class ConvergenceWarning(UserWarning):
 class _StopWhenNoMistakes(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.model.converged = False
+        self.model.last_epoch_mistakes = None
 
     def on_epoch_end(self, epoch, logs=None):
         self.model.last_epoch_mistakes = int(logs["mistakes"])
@@ -97,7 +100,7 @@ class Perceptron(keras.Model):
             self.compile()
         callbacks = list(callbacks or []) + [_StopWhenNoMistakes()]
         history = super().fit(*args, callbacks=callbacks, **kwargs)
-        if not self.converged:
+        if not self.converged and history.epoch:  # epochs=0 trains nothing and has nothing to say
             warnings.warn(
                 f"The perceptron did not converge in {len(history.epoch)} epochs: "
                 f"{self.last_epoch_mistakes} mistakes in the last epoch. The data may not be "
@@ -156,10 +159,17 @@ class Perceptron(keras.Model):
         }
 
 
-@register(family="perceptron", task="classification")
-def perceptron(input_dim=2, output="sign", learning_rate=1.0, name="perceptron"):
-    """Rosenblatt perceptron: ``[batch, input_dim]`` -> ``[batch, 1]`` in {-1, +1} (or {0, 1})."""
-    _checks.positive_int("input_dim", input_dim)
+@register(family="perceptron", task="classification", input_kind="vector")
+def perceptron(input_shape=(2,), output="sign", learning_rate=1.0, name="perceptron"):
+    """Rosenblatt perceptron: ``[batch, features]`` -> ``[batch, 1]`` in {-1, +1} (or {0, 1}).
+
+    Args:
+        input_shape: ``(features,)``.
+        output: ``"sign"`` for {-1, +1} or ``"step"`` for {0, 1}.
+        learning_rate: the step ``eta`` of Rosenblatt's rule.
+        name: the model's name.
+    """
+    (input_dim,) = _checks.shape("input_shape", input_shape, rank=1)
     _checks.choice("output", output, ("sign", "step"))
     _checks.positive_float("learning_rate", learning_rate)
     return Perceptron(input_dim=input_dim, output=output, learning_rate=learning_rate, name=name)

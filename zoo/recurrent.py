@@ -60,7 +60,7 @@ def _classifier(cell, vocabulary_size, sequence_length, embedding_dim, units, bi
 
 
 def _forecaster(cell, lookback, features, horizon, targets, units, bidirectional, dropout, name):
-    _checks.window(lookback, features, horizon, targets)
+    targets = _checks.window(lookback, features, horizon, targets)
     units = _check_recurrent(units, bidirectional, dropout)
 
     inputs = keras.Input(shape=(lookback, features), name="window")
@@ -68,29 +68,115 @@ def _forecaster(cell, lookback, features, horizon, targets, units, bidirectional
     return keras.Model(inputs, forecast_head(x, horizon, targets), name=name)
 
 
-def _register_cell(cell, title):
-    def classifier(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=64,
-                   bidirectional=False, dropout=0.0, classes=2, classifier_activation="softmax",
-                   name=cell):
-        return _classifier(cell, vocabulary_size, sequence_length, embedding_dim, units,
-                           bidirectional, dropout, classes, classifier_activation, name)
+@register(family="recurrent", task="sequence_classification", input_kind="tokens")
+def simple_rnn(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=64, bidirectional=False,
+               dropout=0.0, classes=2, classifier_activation="softmax", name="simple_rnn"):
+    """SimpleRNN (Elman) text classifier: token ids [batch, sequence_length] (0 = padding) -> [batch, classes].
 
-    def forecaster(lookback=96, features=7, horizon=24, targets=7, units=64, bidirectional=False,
-                   dropout=0.0, name=f"{cell}_forecaster"):
-        return _forecaster(cell, lookback, features, horizon, targets, units, bidirectional,
-                           dropout, name)
-
-    classifier.__name__ = classifier.__qualname__ = cell
-    classifier.__doc__ = (f"{title} text classifier: token ids [batch, sequence_length] "
-                          "(0 = padding) -> [batch, classes].")
-    forecaster.__name__ = forecaster.__qualname__ = f"{cell}_forecaster"
-    forecaster.__doc__ = (f"{title} forecaster: [batch, lookback, features] -> "
-                          "[batch, horizon, targets].")
-    register(cell, family="recurrent", task="sequence_classification")(classifier)
-    register(f"{cell}_forecaster", family="recurrent", task="forecasting")(forecaster)
-    return classifier, forecaster
+    Args:
+        vocabulary_size: number of token ids (0 is padding, 1 usually out-of-vocabulary).
+        sequence_length: fixed length, or ``None`` for any length.
+        embedding_dim: width of the token embedding.
+        units: recurrent units; a list stacks one layer per entry.
+        bidirectional: read the sequence both ways and concatenate.
+        dropout: dropout on the recurrent layers' inputs and before the classifier.
+        classes: number of classes.
+        classifier_activation: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``None``.
+        name: the model's name.
+    """
+    return _classifier("simple_rnn", vocabulary_size, sequence_length, embedding_dim, units, bidirectional,
+                       dropout, classes, classifier_activation, name)
 
 
-simple_rnn, simple_rnn_forecaster = _register_cell("simple_rnn", "SimpleRNN (Elman)")
-lstm, lstm_forecaster = _register_cell("lstm", "LSTM")
-gru, gru_forecaster = _register_cell("gru", "GRU")
+@register(family="recurrent", task="forecasting", input_kind="window")
+def simple_rnn_forecaster(lookback=96, features=7, horizon=24, targets=None, units=64, bidirectional=False,
+                          dropout=0.0, name="simple_rnn_forecaster"):
+    """SimpleRNN (Elman) forecaster: [batch, lookback, features] -> [batch, horizon, targets].
+
+    Args:
+        lookback: time steps in a window.
+        features: channels in a window.
+        horizon: time steps forecast.
+        targets: channels forecast (default: ``features``, every channel).
+        units: recurrent units; a list stacks one layer per entry.
+        bidirectional: read the window both ways and concatenate.
+        dropout: dropout on the recurrent layers' inputs.
+        name: the model's name.
+    """
+    return _forecaster("simple_rnn", lookback, features, horizon, targets, units, bidirectional, dropout, name)
+
+
+@register(family="recurrent", task="sequence_classification", input_kind="tokens")
+def lstm(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=64, bidirectional=False,
+         dropout=0.0, classes=2, classifier_activation="softmax", name="lstm"):
+    """LSTM text classifier: token ids [batch, sequence_length] (0 = padding) -> [batch, classes].
+
+    Args:
+        vocabulary_size: number of token ids (0 is padding, 1 usually out-of-vocabulary).
+        sequence_length: fixed length, or ``None`` for any length.
+        embedding_dim: width of the token embedding.
+        units: recurrent units; a list stacks one layer per entry.
+        bidirectional: read the sequence both ways and concatenate.
+        dropout: dropout on the recurrent layers' inputs and before the classifier.
+        classes: number of classes.
+        classifier_activation: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``None``.
+        name: the model's name.
+    """
+    return _classifier("lstm", vocabulary_size, sequence_length, embedding_dim, units, bidirectional,
+                       dropout, classes, classifier_activation, name)
+
+
+@register(family="recurrent", task="forecasting", input_kind="window")
+def lstm_forecaster(lookback=96, features=7, horizon=24, targets=None, units=64, bidirectional=False,
+                    dropout=0.0, name="lstm_forecaster"):
+    """LSTM forecaster: [batch, lookback, features] -> [batch, horizon, targets].
+
+    Args:
+        lookback: time steps in a window.
+        features: channels in a window.
+        horizon: time steps forecast.
+        targets: channels forecast (default: ``features``, every channel).
+        units: recurrent units; a list stacks one layer per entry.
+        bidirectional: read the window both ways and concatenate.
+        dropout: dropout on the recurrent layers' inputs.
+        name: the model's name.
+    """
+    return _forecaster("lstm", lookback, features, horizon, targets, units, bidirectional, dropout, name)
+
+
+@register(family="recurrent", task="sequence_classification", input_kind="tokens")
+def gru(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=64, bidirectional=False,
+        dropout=0.0, classes=2, classifier_activation="softmax", name="gru"):
+    """GRU text classifier: token ids [batch, sequence_length] (0 = padding) -> [batch, classes].
+
+    Args:
+        vocabulary_size: number of token ids (0 is padding, 1 usually out-of-vocabulary).
+        sequence_length: fixed length, or ``None`` for any length.
+        embedding_dim: width of the token embedding.
+        units: recurrent units; a list stacks one layer per entry.
+        bidirectional: read the sequence both ways and concatenate.
+        dropout: dropout on the recurrent layers' inputs and before the classifier.
+        classes: number of classes.
+        classifier_activation: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``None``.
+        name: the model's name.
+    """
+    return _classifier("gru", vocabulary_size, sequence_length, embedding_dim, units, bidirectional,
+                       dropout, classes, classifier_activation, name)
+
+
+@register(family="recurrent", task="forecasting", input_kind="window")
+def gru_forecaster(lookback=96, features=7, horizon=24, targets=None, units=64, bidirectional=False,
+                   dropout=0.0, name="gru_forecaster"):
+    """GRU forecaster: [batch, lookback, features] -> [batch, horizon, targets].
+
+    Args:
+        lookback: time steps in a window.
+        features: channels in a window.
+        horizon: time steps forecast.
+        targets: channels forecast (default: ``features``, every channel).
+        units: recurrent units; a list stacks one layer per entry.
+        bidirectional: read the window both ways and concatenate.
+        dropout: dropout on the recurrent layers' inputs.
+        name: the model's name.
+    """
+    return _forecaster("gru", lookback, features, horizon, targets, units, bidirectional, dropout, name)

@@ -91,26 +91,101 @@ def _resnet(block, stage_blocks, use_bias, *, input_shape, classes, include_top,
     return keras.Model(inputs, x, name=name)
 
 
-def _variant(name, block, stage_blocks, use_bias, doc):
-    def builder(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
-                classifier_activation="softmax", small_inputs=False, name=name):
-        return _resnet(block, stage_blocks, use_bias, input_shape=input_shape, classes=classes,
-                       include_top=include_top, pooling=pooling,
-                       classifier_activation=classifier_activation, small_inputs=small_inputs,
-                       name=name)
+@register(family="resnet", task="image_classification", input_kind="image")
+def resnet18(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
+             classifier_activation="softmax", small_inputs=False, name="resnet18"):
+    """ResNet-18: basic blocks (2, 2, 2, 2); [batch, H, W, C] -> [batch, classes].
 
-    builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = doc
-    return register(name, family="resnet", task="image_classification")(builder)
+    Args:
+        input_shape: ``(H, W, C)``; H and W >= 32, or >= 8 with ``small_inputs=True``.
+        classes: number of classes (with ``include_top``).
+        include_top: end with global average pooling and the classifier; else
+            return the last feature map ``[batch, H/32, W/32, channels]``.
+        pooling: without the top, ``None``, ``"avg"`` or ``"max"`` global pooling.
+        classifier_activation: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``None``.
+        small_inputs: a 3x3/1 stem without max-pool, for 28x28 or 32x32 images.
+        name: the model's name.
+    """
+    return _resnet(basic_block, (2, 2, 2, 2), False, input_shape=input_shape, classes=classes,
+                   include_top=include_top, pooling=pooling,
+                   classifier_activation=classifier_activation, small_inputs=small_inputs, name=name)
 
 
-resnet18 = _variant("resnet18", basic_block, (2, 2, 2, 2), False,
-                    "ResNet-18: basic blocks (2, 2, 2, 2); [batch, H, W, C] -> [batch, classes].")
-resnet34 = _variant("resnet34", basic_block, (3, 4, 6, 3), False,
-                    "ResNet-34: basic blocks (3, 4, 6, 3); [batch, H, W, C] -> [batch, classes].")
-resnet50 = _variant("resnet50", bottleneck_block, (3, 4, 6, 3), True,
-                    "ResNet-50: bottlenecks (3, 4, 6, 3); [batch, H, W, C] -> [batch, classes].")
-resnet101 = _variant("resnet101", bottleneck_block, (3, 4, 23, 3), True,
-                     "ResNet-101: bottlenecks (3, 4, 23, 3); [batch, H, W, C] -> [batch, classes].")
-resnet152 = _variant("resnet152", bottleneck_block, (3, 8, 36, 3), True,
-                     "ResNet-152: bottlenecks (3, 8, 36, 3); [batch, H, W, C] -> [batch, classes].")
+@register(family="resnet", task="image_classification", input_kind="image")
+def resnet34(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
+             classifier_activation="softmax", small_inputs=False, name="resnet34"):
+    """ResNet-34: basic blocks (3, 4, 6, 3); [batch, H, W, C] -> [batch, classes].
+
+    Args:
+        input_shape: ``(H, W, C)``; H and W >= 32, or >= 8 with ``small_inputs=True``.
+        classes: number of classes (with ``include_top``).
+        include_top: end with global average pooling and the classifier; else
+            return the last feature map ``[batch, H/32, W/32, channels]``.
+        pooling: without the top, ``None``, ``"avg"`` or ``"max"`` global pooling.
+        classifier_activation: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``None``.
+        small_inputs: a 3x3/1 stem without max-pool, for 28x28 or 32x32 images.
+        name: the model's name.
+    """
+    return _resnet(basic_block, (3, 4, 6, 3), False, input_shape=input_shape, classes=classes,
+                   include_top=include_top, pooling=pooling,
+                   classifier_activation=classifier_activation, small_inputs=small_inputs, name=name)
+
+
+@register(family="resnet", task="image_classification", input_kind="image")
+def resnet50(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
+             classifier_activation="softmax", small_inputs=False, name="resnet50"):
+    """ResNet-50: bottlenecks (3, 4, 6, 3); [batch, H, W, C] -> [batch, classes].
+
+    Args:
+        input_shape: ``(H, W, C)``; H and W >= 32, or >= 8 with ``small_inputs=True``.
+        classes: number of classes (with ``include_top``).
+        include_top: end with global average pooling and the classifier; else
+            return the last feature map ``[batch, H/32, W/32, channels]``.
+        pooling: without the top, ``None``, ``"avg"`` or ``"max"`` global pooling.
+        classifier_activation: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``None``.
+        small_inputs: a 3x3/1 stem without max-pool, for 28x28 or 32x32 images.
+        name: the model's name.
+    """
+    return _resnet(bottleneck_block, (3, 4, 6, 3), True, input_shape=input_shape, classes=classes,
+                   include_top=include_top, pooling=pooling,
+                   classifier_activation=classifier_activation, small_inputs=small_inputs, name=name)
+
+
+@register(family="resnet", task="image_classification", input_kind="image")
+def resnet101(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
+              classifier_activation="softmax", small_inputs=False, name="resnet101"):
+    """ResNet-101: bottlenecks (3, 4, 23, 3); [batch, H, W, C] -> [batch, classes].
+
+    Args:
+        input_shape: ``(H, W, C)``; H and W >= 32, or >= 8 with ``small_inputs=True``.
+        classes: number of classes (with ``include_top``).
+        include_top: end with global average pooling and the classifier; else
+            return the last feature map ``[batch, H/32, W/32, channels]``.
+        pooling: without the top, ``None``, ``"avg"`` or ``"max"`` global pooling.
+        classifier_activation: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``None``.
+        small_inputs: a 3x3/1 stem without max-pool, for 28x28 or 32x32 images.
+        name: the model's name.
+    """
+    return _resnet(bottleneck_block, (3, 4, 23, 3), True, input_shape=input_shape, classes=classes,
+                   include_top=include_top, pooling=pooling,
+                   classifier_activation=classifier_activation, small_inputs=small_inputs, name=name)
+
+
+@register(family="resnet", task="image_classification", input_kind="image")
+def resnet152(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
+              classifier_activation="softmax", small_inputs=False, name="resnet152"):
+    """ResNet-152: bottlenecks (3, 8, 36, 3); [batch, H, W, C] -> [batch, classes].
+
+    Args:
+        input_shape: ``(H, W, C)``; H and W >= 32, or >= 8 with ``small_inputs=True``.
+        classes: number of classes (with ``include_top``).
+        include_top: end with global average pooling and the classifier; else
+            return the last feature map ``[batch, H/32, W/32, channels]``.
+        pooling: without the top, ``None``, ``"avg"`` or ``"max"`` global pooling.
+        classifier_activation: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``None``.
+        small_inputs: a 3x3/1 stem without max-pool, for 28x28 or 32x32 images.
+        name: the model's name.
+    """
+    return _resnet(bottleneck_block, (3, 8, 36, 3), True, input_shape=input_shape, classes=classes,
+                   include_top=include_top, pooling=pooling,
+                   classifier_activation=classifier_activation, small_inputs=small_inputs, name=name)

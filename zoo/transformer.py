@@ -12,56 +12,57 @@ import keras
 from keras import layers
 
 from zoo import _checks
-from zoo.layers import PositionEmbedding, classifier_top, forecast_head, transformer_encoder_block
+from zoo.layers import PositionEmbedding, channels_to_targets, classifier_top, forecast_head, transformer_encoder_block
 from zoo.registry import register
 
 
-def _check_encoder(embed_dim, num_heads, ff_dim, num_blocks, dropout):
-    _checks.positive_int("embed_dim", embed_dim)
+def _check_encoder(embedding_dim, num_heads, ff_dim, num_blocks, dropout):
+    _checks.positive_int("embedding_dim", embedding_dim)
     _checks.positive_int("num_heads", num_heads)
     _checks.positive_int("ff_dim", ff_dim)
     _checks.positive_int("num_blocks", num_blocks)
     _checks.fraction("dropout", dropout)
-    if embed_dim % num_heads:
-        raise ValueError(f"num_heads={num_heads} is invalid: expected a divisor of embed_dim ({embed_dim}).")
+    if embedding_dim % num_heads:
+        raise ValueError(f"num_heads={num_heads} is invalid: expected a divisor of embedding_dim ({embedding_dim}).")
 
 
-def _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout, attention_axes=None):
+def _encode(x, embedding_dim, num_heads, ff_dim, num_blocks, dropout, attention_axes=None):
     for b in range(1, num_blocks + 1):
-        x = transformer_encoder_block(x, num_heads=num_heads, key_dim=embed_dim // num_heads, ff_dim=ff_dim,
+        x = transformer_encoder_block(x, num_heads=num_heads, key_dim=embedding_dim // num_heads, ff_dim=ff_dim,
                                       dropout=dropout, name=f"block{b}", attention_axes=attention_axes)
     return x
 
 
-@register(family="transformer", task="sequence_classification")
-def transformer_classifier(vocabulary_size=20_000, sequence_length=200, embed_dim=64, num_heads=4,
+@register(family="transformer", task="sequence_classification", input_kind="tokens")
+def transformer_classifier(vocabulary_size=20_000, sequence_length=200, embedding_dim=64, num_heads=4,
                            ff_dim=128, num_blocks=2, dropout=0.1, classes=2,
                            classifier_activation="softmax", name="transformer_classifier"):
     """Transformer text classifier: token ids ``[batch, sequence_length]`` -> ``[batch, classes]``.
 
-    Mean-pools the encoder output over the positions.
+    Mean-pools the encoder output over the real (non-padding) positions.
     """
     _checks.positive_int("vocabulary_size", vocabulary_size, minimum=2)
     _checks.positive_int("sequence_length", sequence_length)
-    _check_encoder(embed_dim, num_heads, ff_dim, num_blocks, dropout)
+    _check_encoder(embedding_dim, num_heads, ff_dim, num_blocks, dropout)
     _checks.classifier_head(classes, classifier_activation)
     inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
-    x = layers.Embedding(vocabulary_size, embed_dim, name="token_embedding")(inputs)
+    # mask_zero: padding (id 0) is neither attended to nor averaged in the pooling.
+    x = layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="token_embedding")(inputs)
     x = PositionEmbedding(sequence_length, name="position_embedding")(x)
-    x = _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout)
+    x = _encode(x, embedding_dim, num_heads, ff_dim, num_blocks, dropout)
     x = layers.GlobalAveragePooling1D(name="mean_pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = classifier_top(x, classes=classes, classifier_activation=classifier_activation)
     return keras.Model(inputs, outputs, name=name)
 
 
-@register(family="transformer", task="forecasting")
-def patch_transformer_forecaster(lookback=96, features=7, horizon=96, patch_length=16, embed_dim=64,
+@register(family="transformer", task="forecasting", input_kind="window")
+def patch_transformer_forecaster(lookback=96, features=7, horizon=24, targets=None, patch_length=16, embedding_dim=64,
                                  num_heads=4, ff_dim=128, num_blocks=2, dropout=0.1,
                                  channel_independent=False, name="patch_transformer_forecaster"):
     """Patch transformer (cf. PatchTST): non-overlapping patches of the window are the tokens.
 
-    ``[batch, lookback, features]`` -> ``[batch, horizon, features]``; lookback
+    ``[batch, lookback, features]`` -> ``[batch, horizon, targets]``; lookback
     divisible by ``patch_length``. By default a patch spans all channels and
     one head maps every patch to the whole forecast. With
     ``channel_independent=True`` (PatchTST's choice) each channel is patched,
@@ -69,29 +70,28 @@ def patch_transformer_forecaster(lookback=96, features=7, horizon=96, patch_leng
     parameters do not grow with ``features``, and no channel can overfit to
     another's noise.
     """
-    _checks.window(lookback, features, horizon)
+    targets = _checks.window(lookback, features, horizon, targets)
     _checks.positive_int("patch_length", patch_length)
     if lookback % patch_length:
         raise ValueError(f"patch_length={patch_length} is invalid: expected a divisor of lookback ({lookback}).")
-    _check_encoder(embed_dim, num_heads, ff_dim, num_blocks, dropout)
+    _check_encoder(embedding_dim, num_heads, ff_dim, num_blocks, dropout)
     _checks.flag("channel_independent", channel_independent)
     patches = lookback // patch_length
     inputs = keras.Input(shape=(lookback, features), name="window")
     if not channel_independent:
         # A strided convolution is a linear embedding of each non-overlapping patch.
-        x = layers.Conv1D(embed_dim, patch_length, strides=patch_length, name="patch_embedding")(inputs)
+        x = layers.Conv1D(embedding_dim, patch_length, strides=patch_length, name="patch_embedding")(inputs)
         x = PositionEmbedding(patches, name="position_embedding")(x)
-        x = _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout)
-        outputs = forecast_head(layers.Flatten(name="flatten")(x), horizon, features)
+        x = _encode(x, embedding_dim, num_heads, ff_dim, num_blocks, dropout)
+        outputs = forecast_head(layers.Flatten(name="flatten")(x), horizon, targets)
         return keras.Model(inputs, outputs, name=name)
 
     # [batch, features, patches, patch_length]: one row of patches per channel.
     x = layers.Permute((2, 1), name="channels_first")(inputs)
     x = layers.Reshape((features, patches, patch_length), name="patches")(x)
-    x = layers.Dense(embed_dim, name="patch_embedding")(x)
+    x = layers.Dense(embedding_dim, name="patch_embedding")(x)
     x = PositionEmbedding(patches, name="position_embedding")(x)
-    x = _encode(x, embed_dim, num_heads, ff_dim, num_blocks, dropout, attention_axes=(2,))
-    x = layers.Reshape((features, patches * embed_dim), name="flatten")(x)
+    x = _encode(x, embedding_dim, num_heads, ff_dim, num_blocks, dropout, attention_axes=(2,))
+    x = layers.Reshape((features, patches * embedding_dim), name="flatten")(x)
     x = layers.Dense(horizon, name="projection")(x)  # the same head for every channel
-    outputs = layers.Permute((2, 1), dtype="float32", name="forecast")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, channels_to_targets(x, features, targets), name=name)

@@ -19,7 +19,7 @@ import tempfile
 import keras
 
 from applications import __version__
-from applications.reporting import write_json
+from applications.kit.reporting import write_json
 
 
 def existing_versions(model_dir) -> list[int]:
@@ -35,13 +35,22 @@ def export_saved_model(model: keras.Model, name: str, *, serving_fn, input_signa
 
     ``serving_fn`` takes what a client has (raw images, strings, windows) and
     does the preprocessing inside the graph; it returns a dict of named outputs,
-    which become the signature's output keys.
+    which become the signature's output keys. Floating outputs are served as
+    float32 whatever the training precision policy (a bfloat16 or float16
+    tensor is not what a client expects); the policy is in the metadata.
     """
+    import tensorflow as tf
+
+    def serve_float32(*args, **kwargs):
+        outputs = serving_fn(*args, **kwargs)
+        return {key: tf.cast(value, tf.float32) if value.dtype.is_floating else value
+                for key, value in outputs.items()}
+
     model_dir = pathlib.Path(root) / name
     model_dir.mkdir(parents=True, exist_ok=True)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(name="serving_default", fn=serving_fn, input_signature=input_signature)
+    archive.add_endpoint(name="serving_default", fn=serve_float32, input_signature=input_signature)
 
     staging = pathlib.Path(tempfile.mkdtemp(prefix=".staging-", dir=model_dir))
     try:

@@ -1,7 +1,8 @@
-"""What a run writes besides its checkpoints: metrics JSON and PNG plots."""
+"""What a run writes besides its checkpoints: its folder, metrics JSON and PNG plots."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import pathlib
 
@@ -28,14 +29,31 @@ def classification_metrics(y_true, y_pred, labels) -> dict:
     }
 
 
+def new_run_dir(output, app: str) -> pathlib.Path:
+    """A fresh ``<output>/<app>/<timestamp>/`` folder."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = pathlib.Path(output) / app
+    for suffix in [""] + [f"-{i}" for i in range(1, 100)]:
+        run_dir = base / f"{stamp}{suffix}"
+        try:
+            run_dir.mkdir(parents=True, exist_ok=False)
+            return run_dir
+        except FileExistsError:
+            continue
+    raise OSError(f"could not create a new run folder under {base}")
+
+
 def write_json(path, data) -> None:
     pathlib.Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def plot_learning_curves(history, path, metric="accuracy") -> None:
-    """Loss and ``metric`` per epoch, training and validation side by side."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, name in zip(axes, ("loss", metric)):
+def plot_learning_curves(history, path) -> None:
+    """Each logged quantity per epoch (loss first), training and validation on one panel each."""
+    names = [c for c in history.columns
+             if c not in ("epoch", "learning_rate") and not c.startswith("val_")]
+    names = sorted(names, key=lambda n: (n != "loss", n))[:4]
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
+    for ax, name in zip(axes[0], names):
         for prefix, style in (("", "-"), ("val_", "--")):
             if prefix + name in history:
                 ax.plot(history["epoch"] + 1, history[prefix + name], style,
@@ -44,6 +62,18 @@ def plot_learning_curves(history, path, metric="accuracy") -> None:
         ax.set_ylabel(name)
         ax.legend()
         ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_learning_rate(steps, rates, steps_per_epoch, path) -> None:
+    """The learning rate at every optimiser step (warm-up, schedule, plateau halvings)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(steps, rates)
+    ax.set_xlabel(f"step ({steps_per_epoch} per epoch)")
+    ax.set_ylabel("learning rate")
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

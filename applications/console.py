@@ -1,0 +1,15 @@
+"""Console-script entry points: quiet TensorFlow's start-up, then run the application.
+
+A console script imports its target module before calling it; these
+functions import the application only after quieting TensorFlow, which is
+why the scripts point here rather than at the application modules.
+"""
+
+from zoo.startup import quiet_tensorflow
+
+
+def digits():
+    quiet_tensorflow()
+    from applications.digits import cli_main
+
+    cli_main()

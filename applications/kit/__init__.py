@@ -1,0 +1,12 @@
+"""The training kit every application shares.
+
+- ``run``: the run skeleton (``Task``, ``run``): common options, seeding,
+  precision, run folder and backup key, train, evaluate, metrics, plots, save, export;
+- ``training``: ``train()`` (any monitor, optional validation, models that compile themselves);
+- ``optimisation``: the course's optimisers, schedules with warm-up, clipping;
+- ``callbacks``: plateau, early stopping, checkpoint, CSV log, exact backup;
+- ``data``: loaders, checks, splits, tf.data pipelines; ``augmentation``;
+- ``reporting``: run folders, metrics JSON, plots; ``export``: versioned SavedModels; ``cli``.
+
+It imports no application module (an import-linter contract checks this).
+"""

@@ -1,0 +1,162 @@
+"""The callbacks every application trains with, and the backup that makes resume exact.
+
+In the order they run at the end of an epoch:
+
+- ``LearningRateLog``: puts the rate the epoch ended with in the logs (``learning_rate``).
+- ``TerminateOnNaN``: stop at once when the loss becomes NaN.
+- ``ReduceLROnPlateau`` (schedule ``plateau`` only): halve the rate after
+  ``reduce_lr_patience`` (default 3) epochs without a better ``monitor``, down to 1e-6.
+- ``EarlyStopping``: stop after ``patience`` (default 15) epochs without
+  improvement and restore the best epoch's weights.
+- ``ModelCheckpoint``: keep the best model as ``<run_dir>/best.keras``.
+- ``CSVLogger``: ``<run_dir>/history.csv``, one row per epoch, appended to on resume.
+- ``TensorBoard`` (only with ``tensorboard=True``): ``<run_dir>/tensorboard``.
+- ``ExactBackup``: last, so it saves what the others decided this epoch.
+
+``monitor`` is any logged value (``val_loss`` by default, ``loss`` without
+validation data, ``val_g_loss`` for a GAN); ``mode`` is ``min``, ``max`` or
+``auto`` (Keras guesses from the name).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+
+import keras
+import numpy as np
+
+
+class LearningRateLog(keras.callbacks.Callback):
+    """Record the optimiser's current rate as ``learning_rate`` in each epoch's logs."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.model.optimizer is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+class ExactBackup(keras.callbacks.Callback):
+    """Back up everything a resumed run needs at each epoch's end; restore it when training begins.
+
+    Keras' ``BackupAndRestore`` keeps the weights, the optimiser and the epoch.
+    This also keeps the random-number generators' state (dropout, augmentation,
+    a GAN's noise) and the state of the other callbacks (early stopping's wait
+    counter, best value and best weights; the plateau's wait counter and best
+    value; the checkpoint's best value), so a run killed after epoch N and
+    rerun continues exactly as if it had not stopped. The current learning
+    rate is an optimiser variable and comes back with it.
+
+    A backup is written to a staging folder and renamed into place, so a kill
+    during the write leaves the previous backup intact. ``on_train_end``
+    deletes the backup: the run is complete.
+    """
+
+    # Attributes of each callback type that carry state from one epoch to the next.
+    STATE = {
+        keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch", "stopped_epoch"),
+        keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
+        keras.callbacks.ModelCheckpoint: ("best",),
+    }
+
+    def __init__(self, backup_dir, callbacks):
+        super().__init__()
+        self.backup_dir = pathlib.Path(backup_dir)
+        self.state_dir = self.backup_dir / "state"
+        self.callbacks = list(callbacks)
+
+    # -------------------------------------------------------------- helpers
+
+    def _stateful(self):
+        for index, callback in enumerate(self.callbacks):
+            for kind, attributes in self.STATE.items():
+                if isinstance(callback, kind):
+                    yield index, callback, attributes
+
+    def _random_states(self):
+        return [v for v in self.model.variables if "seed_generator_state" in v.path]
+
+    @staticmethod
+    def epoch_in(backup_dir) -> int:
+        """The number of epochs the backup in ``backup_dir`` completed (0 if none)."""
+        try:
+            return int(json.loads((pathlib.Path(backup_dir) / "state" / "state.json").read_text())["epoch"])
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    # ------------------------------------------------------------ callbacks
+
+    def on_train_begin(self, logs=None):
+        if not (self.state_dir / "state.json").exists():
+            return
+        state = json.loads((self.state_dir / "state.json").read_text())
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(self.state_dir / "model.weights.h5")
+        with np.load(self.state_dir / "arrays.npz") as arrays:
+            for i, variable in enumerate(self._random_states()):
+                variable.assign(arrays[f"rng_{i}"])
+            for index, callback, attributes in self._stateful():
+                for name in attributes:
+                    setattr(callback, name, state["callbacks"][str(index)][name])
+                if getattr(callback, "restore_best_weights", False) and f"best_{index}_0" in arrays:
+                    count = sum(1 for key in arrays.files if key.startswith(f"best_{index}_"))
+                    callback.best_weights = [arrays[f"best_{index}_{j}"] for j in range(count)]
+        self.model._initial_epoch = state["epoch"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        staging = self.backup_dir / "state.staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        self.model.save_weights(staging / "model.weights.h5")
+        arrays = {f"rng_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(self._random_states())}
+        callbacks = {}
+        for index, callback, attributes in self._stateful():
+            callbacks[str(index)] = {name: _plain(getattr(callback, name, None)) for name in attributes}
+            for j, weight in enumerate(getattr(callback, "best_weights", None) or []):
+                arrays[f"best_{index}_{j}"] = weight
+        np.savez(staging / "arrays.npz", **arrays)
+        (staging / "state.json").write_text(json.dumps({"epoch": epoch + 1, "callbacks": callbacks}))
+        # Swap in the new state: the old one is renamed away first, so one complete state always exists.
+        previous = self.backup_dir / "state.previous"
+        shutil.rmtree(previous, ignore_errors=True)
+        if self.state_dir.exists():
+            os.rename(self.state_dir, previous)
+        os.rename(staging, self.state_dir)
+        shutil.rmtree(previous, ignore_errors=True)
+
+    def on_train_end(self, logs=None):
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+
+def _plain(value):
+    """A JSON-safe copy of a callback attribute (NumPy scalars become floats)."""
+    if value is None:
+        return None
+    if isinstance(value, (np.generic, float, int)):
+        return float(value)  # json writes inf as Infinity and reads it back
+    return value
+
+
+def standard_callbacks(run_dir, backup_dir, *, monitor="val_loss", mode="auto", patience=15,
+                       reduce_lr=True, reduce_lr_patience=3, extra=(), tensorboard=False
+                       ) -> list[keras.callbacks.Callback]:
+    """The callbacks above, in that order, with ``extra`` ones (e.g. a warm-up) before the backup."""
+    run_dir = pathlib.Path(run_dir)
+    callbacks = [LearningRateLog(), keras.callbacks.TerminateOnNaN()]
+    if reduce_lr:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5,
+                                                           patience=reduce_lr_patience, min_lr=1e-6))
+    callbacks += [
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
+                                      restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor=monitor, mode=mode,
+                                        save_best_only=True),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        *extra,
+    ]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    callbacks.append(ExactBackup(backup_dir, callbacks))
+    return callbacks

@@ -1,0 +1,256 @@
+"""The run skeleton every application calls: ``run(task, argv)``.
+
+An application is a ``Task``: it names itself, adds its own options, loads
+its data, builds its model, says how to compile it, evaluates it and
+describes its serving signature. Everything around that is here, the same
+for every application:
+
+    parse the common options -> seed (and op determinism) -> precision policy
+    -> load the data -> run folder + backup key (resume) -> build the model
+    -> train (kit.training.train) -> evaluate -> metrics.json, history.csv,
+    learning curves and learning-rate plots -> model.keras -> export
+
+A minimal application (tests/test_kit.py builds one on scikit-learn's wine data):
+
+    class Wine(Task):
+        name = "wine"
+        def load(self, args):   return Prepared(train=(x_tr, y_tr), validation=(x_va, y_va),
+                                                test=(x_te, y_te), source="scikit-learn wine")
+        def build(self, args, data):  return build_model(args, input_shape=(13,), classes=3)
+        def evaluate(self, model, data, args, run_dir):  return {"test_accuracy": ...}
+
+    sys.exit(cli.run(lambda argv: run(Wine(), argv)))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+import shutil
+import time
+from dataclasses import dataclass, field
+
+import keras
+
+import zoo
+from applications import __version__
+from applications.kit import cli, data, reporting, training
+from applications.kit.export import export_saved_model
+from applications.kit.optimisation import OptimiserSettings, learning_rate_per_step, make_optimizer
+
+# Arguments that do not change what is trained, so they are left out of the backup key.
+NOT_IN_KEY = ("output", "export", "export_dir", "tensorboard", "verbose")
+
+
+@dataclass
+class Prepared:
+    """What ``Task.load`` returns: the arrays to train on and what the task needs later."""
+
+    train: tuple                      # (x, y); y is None for unsupervised models (autoencoder targets: x)
+    validation: tuple | None          # (x, y), or None: then the training loss is monitored
+    test: object                      # whatever the task's evaluate() takes
+    source: str                       # printed and recorded: where the data came from
+    info: dict = field(default_factory=dict)  # recorded in metrics.json and the export metadata
+
+
+@dataclass
+class Serving:
+    """What ``Task.serving`` returns: the ``serving_default`` function and what metadata says of it."""
+
+    fn: object
+    input_signature: list
+    metadata: dict
+
+
+class Task:
+    """One application. Override what is the application's own; the rest has defaults."""
+
+    name = "app"
+    description = ""
+    defaults = {"epochs": 20, "batch_size": 32, "learning_rate": 1e-3}
+    models: list[str] = []           # what --model offers
+    default_model = ""
+    monitor: str | None = None       # default: val_loss with validation data, else loss
+    mode = "auto"
+    patience = 15
+    steps_per_execution = 1
+
+    def add_arguments(self, parser) -> None:
+        """The application's own options."""
+
+    def check_arguments(self, args) -> None:
+        """Raise ``cli.UsageError`` for an invalid combination of the application's options."""
+
+    def load(self, args) -> Prepared:
+        raise NotImplementedError
+
+    def build(self, args, prepared: Prepared) -> keras.Model:
+        raise NotImplementedError
+
+    def loss(self, args):
+        return None  # None: the model computes its own loss (VAE) or compiles itself (GAN)
+
+    def metrics(self, args):
+        return None
+
+    def compile(self, model, args, new_optimizer) -> None:
+        """Compile a model that compiles itself (a GAN: ``new_optimizer()`` once per part); else nothing."""
+
+    def evaluate(self, model, prepared: Prepared, args, run_dir: pathlib.Path) -> dict:
+        """Test metrics (and the task's own plots in ``run_dir``)."""
+        return {}
+
+    def serving(self, model, prepared: Prepared, args) -> Serving:
+        raise cli.UsageError(f"{self.name} cannot export yet")
+
+
+# ----------------------------------------------------------------- the run
+
+def parse_args(task: Task, argv=None):
+    parser = cli.ArgumentParser(prog=f"kerazoo-{task.name}", description=task.description)
+    if task.models:
+        cli.add_model_options(parser, default=task.default_model, choices=task.models)
+    task.add_arguments(parser)
+    cli.add_common_options(parser, task.name, **task.defaults)
+    args = parser.parse_args(argv)
+    if task.models and args.model not in task.models:
+        try:
+            zoo.entry(args.model)
+        except ValueError as err:
+            raise cli.UsageError(f"--model: {err}") from None
+        raise cli.UsageError(f"--model {args.model} is not offered by {task.name}; use one of: "
+                             f"{', '.join(task.models)}")
+    task.check_arguments(args)
+    return args
+
+
+def optimiser_settings(args) -> OptimiserSettings:
+    return OptimiserSettings(optimizer=args.optimizer, learning_rate=args.learning_rate,
+                             schedule=args.schedule, warmup_epochs=args.warmup_epochs,
+                             weight_decay=args.weight_decay, clip_norm=args.clip_norm,
+                             clip_value=args.clip_value).check(args.epochs)
+
+
+def build_model(args, hint=None, **required) -> keras.Model:
+    """``zoo.build(args.model, **required, **--model-arg)``; a builder's complaint becomes a one-line error.
+
+    ``hint(message)`` may add the option that fixes it (e.g. ``cli.image_size_hint``).
+    """
+    model_args = dict(args.model_arg)
+    clash = sorted(set(model_args) & set(required))
+    if clash:
+        raise cli.UsageError(f"--model-arg {clash[0]} is set by the application from the data; leave it out")
+    try:
+        return zoo.build(args.model, **required, **model_args)
+    except TypeError as err:  # an argument the builder does not have
+        known = ", ".join(zoo.entry(args.model).arguments)
+        raise cli.UsageError(f"--model-arg: {args.model} does not take it ({err}); its arguments: {known}") from None
+    except ValueError as err:
+        raise cli.UsageError(f"--model {args.model}: {err}{hint(str(err)) if hint else ''}") from None
+
+
+def run_folders(args, task: Task, fingerprint: str) -> tuple[pathlib.Path, pathlib.Path]:
+    """The run folder and the backup folder for this command: reused when it resumes.
+
+    The backup folder is named by a hash of the arguments; it records the run
+    folder, the data fingerprint and the package version. The same command
+    on the same data resumes in the same run folder; changed data or another
+    package version starts afresh, and says so.
+    """
+    settings = {k: v for k, v in sorted(vars(args).items()) if k not in NOT_IN_KEY}
+    key = hashlib.sha1(json.dumps(settings, default=str).encode()).hexdigest()[:12]
+    base = pathlib.Path(args.output) / task.name
+    backup_dir = base / "backup" / key
+    record = backup_dir / "run.json"
+    stamp = {"data_fingerprint": fingerprint, "package_version": __version__}
+    try:
+        if record.exists():
+            previous = json.loads(record.read_text())
+            if {k: previous.get(k) for k in stamp} == stamp and pathlib.Path(previous["run_dir"]).is_dir():
+                return pathlib.Path(previous["run_dir"]), backup_dir
+            what = "data" if previous.get("data_fingerprint") != fingerprint else "package version"
+            print(f"The {what} changed since the interrupted run in {previous.get('run_dir')}: starting afresh")
+            shutil.rmtree(backup_dir)
+        run_dir = reporting.new_run_dir(args.output, task.name)
+        backup_dir.mkdir(parents=True, exist_ok=True)
+        reporting.write_json(record, {"run_dir": str(run_dir), **stamp})
+    except OSError as err:
+        raise cli.UsageError(f"--output {args.output} is not writable ({err.strerror}: {err.filename}); "
+                             "choose another folder") from None
+    return run_dir, backup_dir
+
+
+def run(task: Task, argv=None) -> int:
+    """Run ``task`` from the command line ``argv``: train, evaluate, write the run folder, export."""
+    started = time.perf_counter()
+    args = parse_args(task, argv)
+    optimiser = optimiser_settings(args)
+    training.seed_everything(args.seed, args.deterministic)
+    precision = training.configure_precision(args.precision)
+
+    prepared = task.load(args)
+    x_train, y_train = prepared.train
+    fingerprint = data.fingerprint(x_train, y_train, *(prepared.validation or ()))
+    print(f"Data: {prepared.source}")
+    run_dir, backup_dir = run_folders(args, task, fingerprint)
+
+    model = task.build(args, prepared)
+    train_data = data.TrainingPipeline(x_train, y_train, batch_size=args.batch_size, seed=args.seed)
+    steps = train_data.steps_per_epoch
+    validation_data = None
+    if prepared.validation is not None:
+        validation_data = data.make_dataset(*prepared.validation, batch_size=max(args.batch_size, 256))
+    task.compile(model, args, lambda: make_optimizer(optimiser, steps_per_epoch=steps, epochs=args.epochs))
+    print(f"Model: {args.model if task.models else model.name} ({model.count_params():,} parameters), "
+          f"precision {precision}; run folder {run_dir}")
+
+    result = training.train(
+        model, train_data, validation_data, epochs=args.epochs, run_dir=run_dir, backup_dir=backup_dir,
+        loss=task.loss(args), metrics=task.metrics(args), optimiser=optimiser, steps_per_epoch=steps,
+        monitor=task.monitor, mode=task.mode, patience=task.patience,
+        steps_per_execution=task.steps_per_execution, tensorboard=args.tensorboard, verbose=args.verbose)
+
+    metrics = task.evaluate(model, prepared, args, run_dir)
+    settings = {k: v for k, v in vars(args).items() if k not in NOT_IN_KEY}
+    metrics.update({
+        "data_source": prepared.source,
+        **prepared.info,
+        "model": getattr(args, "model", model.name),
+        "parameters": model.count_params(),
+        "precision_policy": precision,
+        "epochs_run": len(result.history),
+        "resumed_from_epoch": result.resumed_from_epoch,
+        "monitor": result.monitor,
+        "train_seconds": round(result.seconds, 2),
+        "total_seconds": round(time.perf_counter() - started, 2),
+        "arguments": settings,
+    })
+    model.save(run_dir / "model.keras")  # the evaluated model (best weights restored)
+    reporting.write_json(run_dir / "metrics.json", metrics)
+    reporting.plot_learning_curves(result.history, run_dir / "learning_curves.png")
+    steps_run, rates = learning_rate_per_step(model.optimizer, result.history, steps, optimiser)
+    reporting.plot_learning_rate(steps_run, rates, steps, run_dir / "learning_rate.png")
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                        if k.startswith("test_") and isinstance(v, float))
+    print(f"Test: {summary or 'no test metrics'} ({len(result.history)} epochs, "
+          f"{result.seconds:.1f} s training)")
+
+    if args.export:
+        serving = task.serving(model, prepared, args)
+        path = export_saved_model(model, task.name, serving_fn=serving.fn,
+                                  input_signature=serving.input_signature, root=args.export_dir,
+                                  metadata={**serving.metadata, **prepared.info,
+                                            "metrics": {k: v for k, v in metrics.items()
+                                                        if k.startswith("test_")},
+                                            "precision_policy": precision,
+                                            "data_source": prepared.source,
+                                            "training_arguments": settings})
+        print(f"Exported SavedModel to {path}")
+    print(f"Wrote {run_dir}")
+    return 0
+
+
+def main_for(task: Task):
+    """``main(argv)`` for ``cli.run``: a console script is ``sys.exit(cli.run(main_for(task), prog=...))``."""
+    return lambda argv=None: run(task, argv)
