@@ -109,7 +109,8 @@ def recurrent_forecaster(draw):
 @st.composite
 def dlinear(draw):
     kwargs = window_args(draw)
-    return {**kwargs, "moving_average": draw(ints(1, kwargs["lookback"]))}
+    return {**kwargs, "moving_average": draw(ints(1, kwargs["lookback"])),
+            "targets": draw(st.one_of(st.none(), ints(1, 4)))}
 
 
 @st.composite
@@ -126,7 +127,7 @@ def tcn_forecaster(draw):
 
 def encoder_args(draw):
     num_heads = draw(ints(1, 3))
-    return {"num_heads": num_heads, "embed_dim": num_heads * draw(ints(1, 4)), "ff_dim": draw(ints(1, 16)),
+    return {"num_heads": num_heads, "embedding_dim": num_heads * draw(ints(1, 4)), "ff_dim": draw(ints(1, 16)),
             "num_blocks": draw(ints(1, 2)), "dropout": draw(dropouts)}
 
 
@@ -140,7 +141,8 @@ def transformer_classifier(draw):
 def patch_transformer_forecaster(draw):
     patch_length = draw(ints(1, 6))
     return {**window_args(draw, lookback_multiple=patch_length), "patch_length": patch_length,
-            **encoder_args(draw), "channel_independent": draw(st.booleans())}
+            **encoder_args(draw), "channel_independent": draw(st.booleans()),
+            "targets": draw(st.one_of(st.none(), ints(1, 4)))}
 
 
 @st.composite
@@ -179,7 +181,7 @@ def gan_args(draw):
     generator_filters = draw(int_lists(1, 8, max_size=2))
     discriminator_filters = draw(int_lists(1, 8, max_size=2))
     scale = 2 ** max(len(generator_filters), len(discriminator_filters))
-    return {"image_shape": draw(images(divisible_by=scale, high=16)), "latent_dim": draw(ints(1, 16)),
+    return {"input_shape": draw(images(divisible_by=scale, high=16)), "latent_dim": draw(ints(1, 16)),
             "generator_filters": generator_filters, "discriminator_filters": discriminator_filters,
             "classes": draw(st.one_of(st.none(), ints(2, 5))), "seed": draw(st.one_of(st.none(), ints(0, 99)))}
 
@@ -197,12 +199,12 @@ def wgan_gp(draw):
 
 @st.composite
 def perceptron(draw):
-    return {"input_dim": draw(ints(1, 16)), "output": draw(st.sampled_from(["sign", "step"])),
+    return {"input_shape": (draw(ints(1, 16)),), "output": draw(st.sampled_from(["sign", "step"])),
             "learning_rate": draw(st.floats(0.01, 2.0))}
 
 
 def generated(kwargs):
-    return (2, *kwargs["image_shape"])
+    return (2, *kwargs["input_shape"])
 
 
 # builder name -> (strategy for valid keyword arguments, the output shape they promise or None)
@@ -256,10 +258,10 @@ TEXT = {"vocabulary_size": "int", "sequence_length": "int_or_none", "embedding_d
 WINDOW = {"lookback": "int", "features": "int", "horizon": "int"}
 RECURRENT_FORECASTER = {**WINDOW, "targets": "int_or_none", "units": "int_list", "bidirectional": "flag",
                         "dropout": "fraction"}
-ENCODER = {"num_heads": "int", "embed_dim": "int", "ff_dim": "int", "num_blocks": "int", "dropout": "fraction"}
+ENCODER = {"num_heads": "int", "embedding_dim": "int", "ff_dim": "int", "num_blocks": "int", "dropout": "fraction"}
 DENSE_AE = {"input_shape": "shape", "latent_dim": "int", "hidden_units": "int_list_or_empty",
             "activation": "choice", "output_activation": "choice"}
-GAN = {"image_shape": "shape", "latent_dim": "int", "generator_filters": "int_list",
+GAN = {"input_shape": "shape", "latent_dim": "int", "generator_filters": "int_list",
        "discriminator_filters": "int_list", "classes": "classes_or_none", "seed": "seed"}
 
 # builder name -> {argument: kind}
@@ -274,12 +276,12 @@ KINDS = {
     "lstm": TEXT, "gru": TEXT, "simple_rnn": TEXT,
     "lstm_forecaster": RECURRENT_FORECASTER, "gru_forecaster": RECURRENT_FORECASTER,
     "simple_rnn_forecaster": RECURRENT_FORECASTER,
-    "dlinear": {**WINDOW, "moving_average": "int"},
+    "dlinear": {**WINDOW, "targets": "int_or_none", "moving_average": "int"},
     "mlp_forecaster": {**WINDOW, "targets": "int_or_none", "hidden_units": "int_list_or_empty", "dropout": "fraction"},
     "tcn_forecaster": {**WINDOW, "targets": "int_or_none", "filters": "int", "kernel_size": "int",
                        "dilations": "int_list", "dropout": "fraction"},
     "transformer_classifier": {"vocabulary_size": "int", "sequence_length": "int", **ENCODER, **CLASSIFIER},
-    "patch_transformer_forecaster": {**WINDOW, "patch_length": "int", **ENCODER, "channel_independent": "flag"},
+    "patch_transformer_forecaster": {**WINDOW, "targets": "int_or_none", "patch_length": "int", **ENCODER, "channel_independent": "flag"},
     "dense_autoencoder": DENSE_AE,
     "denoising_autoencoder": {**DENSE_AE, "noise_stddev": "float"},
     "conv_autoencoder": {"input_shape": "shape", "latent_dim": "int", "filters": "int_list",
@@ -287,7 +289,7 @@ KINDS = {
     "vae": {**DENSE_AE, "filters": "int_list", "kl_weight": "float", "seed": "seed"},
     "dcgan": {**GAN, "dropout": "fraction"},
     "wgan_gp": {**GAN, "critic_steps": "int", "gradient_penalty_weight": "float_or_zero"},
-    "perceptron": {"input_dim": "int", "output": "choice", "learning_rate": "float"},
+    "perceptron": {"input_shape": "shape", "output": "choice", "learning_rate": "float"},
 }
 
 SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -328,3 +330,18 @@ def test_invalid_configurations_name_the_argument(data):
     kwargs[argument] = data.draw(st.sampled_from(BAD[KINDS[name][argument]]), label="bad value")
     with pytest.raises(ValueError, match=rf"^{argument}="):
         zoo.build(name, **kwargs)
+
+
+# Every (builder, argument, invalid value) of the hypothesis test above, exhaustively, from the
+# builder's defaults (a valid configuration): the same contract without relying on sampling.
+EXHAUSTIVE = [(name, argument, value) for name in sorted(KINDS) for argument, kind in sorted(KINDS[name].items())
+              for value in BAD[kind]
+              # with the defaults' shapes, a 1-entry shape or list is the only rank the default accepts
+              if not (name == "perceptron" and argument == "input_shape" and value == -1)]
+
+
+@pytest.mark.parametrize("name, argument, value", EXHAUSTIVE,
+                         ids=[f"{n}-{a}-{v!r}" for n, a, v in EXHAUSTIVE])
+def test_every_invalid_value_names_its_argument(name, argument, value):
+    with pytest.raises(ValueError, match=rf"^{argument}="):
+        zoo.build(name, **{argument: value})

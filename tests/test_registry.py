@@ -7,9 +7,10 @@ import zoo
 def test_names_and_pattern():
     assert {"perceptron", "mlp", "convnet", "lenet5"} <= set(zoo.names())
     assert zoo.names("conv*") == ["conv_autoencoder", "convnet"]
-    assert zoo.names("resnet*") == ["resnet101", "resnet152", "resnet18", "resnet34", "resnet50"]
+    assert zoo.names("resnet*") == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]  # natural order
     assert zoo.names(task="forecasting", family="forecasting") == ["dlinear", "mlp_forecaster", "tcn_forecaster"]
-    assert zoo.names() == sorted(zoo.names())
+    assert zoo.entry("lstm").input_kind == "tokens" and zoo.entry("lstm_forecaster").default_input_shape == (96, 7)
+    assert zoo.names() == sorted(zoo.names(), key=zoo.registry.natural_key)
 
 
 def test_build_returns_uncompiled_model():
@@ -26,7 +27,7 @@ def test_unknown_name_lists_close_matches():
 
 def test_register_rejects_duplicates():
     with pytest.raises(ValueError, match="already registered"):
-        zoo.register("convnet", family="convnet", task="image_classification")(lambda: None)
+        zoo.register("convnet", family="convnet", task="image_classification", input_kind="image")(lambda: None)
 
 
 def test_classic_mnist_convnet_matches_keras_io():

@@ -94,15 +94,18 @@ class PositionEmbedding(layers.Layer):
         return {**super().get_config(), "max_length": self.max_length}
 
 
-def transformer_encoder_block(x, *, num_heads, key_dim, ff_dim, dropout, name, attention_axes=None):
+def transformer_encoder_block(x, *, num_heads, key_dim, ff_dim, dropout, name, attention_axes=None,
+                              padding_mask=None):
     """Post-norm encoder block: self-attention and a feed-forward net, each with residual + LayerNorm.
 
     ``x`` is ``[batch, length, dim]``, or ``[batch, channels, length, dim]`` with
     ``attention_axes=(2,)``: then each channel attends over its own positions,
-    with weights shared by all channels.
+    with weights shared by all channels. ``padding_mask`` ``[batch, length]``
+    (True at real tokens) keeps every position from attending to padding;
+    Keras propagates only the query's mask by itself, not the keys'.
     """
     attended = layers.MultiHeadAttention(num_heads, key_dim, dropout=dropout, attention_axes=attention_axes,
-                                         name=f"{name}_attention")(x, x)
+                                         name=f"{name}_attention")(x, x, value_mask=padding_mask)
     x = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm1")(
         layers.Add(name=f"{name}_residual1")([x, layers.Dropout(dropout, name=f"{name}_dropout1")(attended)]))
     hidden = layers.Dense(ff_dim, activation="gelu", name=f"{name}_ff1")(x)

@@ -26,10 +26,11 @@ def _check_encoder(embedding_dim, num_heads, ff_dim, num_blocks, dropout):
         raise ValueError(f"num_heads={num_heads} is invalid: expected a divisor of embedding_dim ({embedding_dim}).")
 
 
-def _encode(x, embedding_dim, num_heads, ff_dim, num_blocks, dropout, attention_axes=None):
+def _encode(x, embedding_dim, num_heads, ff_dim, num_blocks, dropout, attention_axes=None, padding_mask=None):
     for b in range(1, num_blocks + 1):
         x = transformer_encoder_block(x, num_heads=num_heads, key_dim=embedding_dim // num_heads, ff_dim=ff_dim,
-                                      dropout=dropout, name=f"block{b}", attention_axes=attention_axes)
+                                      dropout=dropout, name=f"block{b}", attention_axes=attention_axes,
+                                      padding_mask=padding_mask)
     return x
 
 
@@ -49,7 +50,8 @@ def transformer_classifier(vocabulary_size=20_000, sequence_length=200, embeddin
     # mask_zero: padding (id 0) is neither attended to nor averaged in the pooling.
     x = layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="token_embedding")(inputs)
     x = PositionEmbedding(sequence_length, name="position_embedding")(x)
-    x = _encode(x, embedding_dim, num_heads, ff_dim, num_blocks, dropout)
+    x = _encode(x, embedding_dim, num_heads, ff_dim, num_blocks, dropout,
+                padding_mask=keras.ops.not_equal(inputs, 0))
     x = layers.GlobalAveragePooling1D(name="mean_pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = classifier_top(x, classes=classes, classifier_activation=classifier_activation)

@@ -134,7 +134,9 @@ def _plain(value):
     """A JSON-safe copy of a callback attribute (NumPy scalars become floats)."""
     if value is None:
         return None
-    if isinstance(value, (np.generic, float, int)):
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
         return float(value)  # json writes inf as Infinity and reads it back
     return value
 

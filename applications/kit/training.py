@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pathlib
 import time
+import warnings
 from dataclasses import dataclass
 
 import keras
@@ -121,7 +122,9 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
         log(f"Resuming from epoch {resumed_from} (backup in {backup_dir})")
         _truncate_history(pathlib.Path(run_dir) / "history.csv", resumed_from)
     start = time.perf_counter()
-    # shuffle=False: the pipeline fixes the order (a function of seed and epoch).
+    # shuffle=False: the pipeline fixes the order (a function of seed and epoch). Keras learns
+    # the length of a pipeline of unknown length by running out of it, and warns that it did.
+    warnings.filterwarnings("ignore", message="Your input ran out of data")
     model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
               shuffle=False, verbose=verbose)
     seconds = time.perf_counter() - start
@@ -132,5 +135,5 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
 def _truncate_history(path: pathlib.Path, epochs: int) -> None:
     """Keep the rows of the epochs the backup completed (a kill can land between a row and its backup)."""
     if path.exists():
-        history = pd.read_csv(path)
-        history[history["epoch"] < epochs].to_csv(path, index=False)
+        header, *rows = path.read_text().splitlines(keepends=True)
+        path.write_text(header + "".join(row for row in rows if int(row.split(",")[0]) < epochs))

@@ -1,0 +1,28 @@
+"""The import rules of DESIGN.md, as import-linter contracts declared in pyproject.toml."""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tomllib
+
+from conftest import ROOT
+
+
+def test_import_contracts_hold():
+    lint = shutil.which("lint-imports", path=os.path.dirname(sys.executable))
+    assert lint, "import-linter is not installed (it is in the test extra)"
+    result = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_kit_contract_names_every_application_module():
+    """A new application module must be added to the kit's forbidden list, or the contract would miss it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    kit = next(c for c in config if c["source_modules"] == ["applications.kit"])
+    modules = {f"applications.{p.stem}" for p in pathlib.Path(ROOT / "applications").glob("*.py")
+               if p.stem != "__init__"}
+    assert modules == set(kit["forbidden_modules"])
