@@ -14,6 +14,25 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """In-process application runs set a global dtype policy: put float32 back after each test."""
+    yield
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32")
+    keras.backend.clear_session()
+
+
+def run_in_process(main, *args, capsys=None):
+    """``cli.run(main, argv)`` in this process: (exit code, stdout, stderr)."""
+    from applications.kit import cli
+
+    code = cli.run(main, [str(a) for a in args], prog="kerazoo-test")
+    out, err = capsys.readouterr() if capsys else ("", "")
+    return code, out, err
+
+
 @pytest.fixture
 def shared_data():
     """``../shared/data`` (real data kept beside the project); skip where it is absent."""

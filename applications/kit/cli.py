@@ -130,6 +130,8 @@ def run(main, argv=None, prog=None) -> int:
     prog = prog or "kerazoo"
     try:
         return main(argv) or 0
+    except SystemExit as done:  # argparse: --help, or a usage error it already printed in one line
+        return done.code if isinstance(done.code, int) else 0
     except (UsageError, DataError, OptimisationError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2

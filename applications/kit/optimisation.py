@@ -109,7 +109,8 @@ def learning_rate_schedule(settings: OptimiserSettings, *, steps_per_epoch: int,
     elif settings.schedule == "cosine":
         after = S.CosineDecay(lr, decay_steps=decay_steps)
     else:  # cosine-restarts (SGDR): periods of 1, 2 and 4 sevenths of training, each restarting at lr
-        after = S.CosineDecayRestarts(lr, first_decay_steps=max(1, decay_steps // 7), t_mul=2.0, m_mul=1.0)
+        after = S.CosineDecayRestarts(lr, first_decay_steps=max(1, math.ceil(decay_steps / 7)), t_mul=2.0,
+                                      m_mul=1.0)
     if warmup_steps and settings.schedule != "plateau":
         return LinearWarmup(lr, warmup_steps, after)
     return after if after is not None else lr

@@ -107,6 +107,8 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
     if monitor.startswith("val_") and validation_data is None:
         raise ValueError(f"monitor={monitor!r} needs validation data; pass validation_data or "
                          f"monitor {monitor[4:]!r}")
+    if mode == "auto" and monitor.endswith("loss"):
+        mode = "min"  # Keras cannot guess it for names such as g_loss or d_loss
     if not model.compiled:
         model.compile(optimizer=make_optimizer(optimiser, steps_per_epoch=steps_per_epoch, epochs=epochs),
                       loss=loss, metrics=metrics, steps_per_execution=steps_per_execution)
