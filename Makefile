@@ -7,19 +7,24 @@ PY     := $(VENV)/bin/python
 
 .PHONY: run test test-all benchmark benchmark-zoo zoo-table clean
 
+# `make run` installs only what the package needs; `make test` adds the test extra (jax, hypothesis, ...).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --editable .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install --quiet --editable ".[test]"
 	touch $@
 
 run: $(VENV)/.installed
 	$(PY) -m applications.digits --source embedded
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	$(PY) -m pytest -q -m "not slow"
 
-test-all: $(VENV)/.installed
+test-all: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
 benchmark: $(VENV)/.installed

@@ -3,7 +3,7 @@ import gzip
 import numpy as np
 import pytest
 
-from applications import data
+from applications.kit import data
 
 
 def write_idx(path, array):
@@ -57,7 +57,7 @@ def test_npz_missing_key_and_corrupt(tmp_path):
     (np.full((30, 2), np.nan), np.arange(30) % 2, "NaN"),
     (np.zeros((30, 2)), np.zeros(30, int), "at least two classes"),
     (np.zeros((30, 2)), np.arange(31) % 2, "pair"),
-    (np.zeros((30, 2)), (np.arange(30) % 2).astype(float), "integer class id"),
+    (np.zeros((30, 2)), (np.arange(30) % 2) + 0.5, "non-integer"),
     (np.zeros((30, 2)), np.r_[np.zeros(29, int), 1], "only 1 examples"),
 ])
 def test_classification_checks(x, y, message):
@@ -82,3 +82,30 @@ def test_make_dataset_batches_everything_once():
     seen = np.concatenate([b[0].numpy() for b in batches])
     assert sorted(seen) == list(range(10))
     assert all((b[1].numpy() == 2 * b[0].numpy()).all() for b in batches)
+
+
+def test_encode_labels_maps_any_values_to_class_ids():
+    ids, names = data.encode_labels(np.array([10, 1, 5, 10, 1]))
+    np.testing.assert_array_equal(ids, [2, 0, 1, 2, 0])
+    assert names == ["1", "5", "10"]
+    ids, names = data.encode_labels(np.array(["pos", "neg", "pos"]))
+    assert names == ["neg", "pos"] and ids.tolist() == [1, 0, 1]
+
+
+def test_split_too_small_for_the_classes():
+    with pytest.raises(data.DataError, match="--test-fraction 0.01 leaves 1 of 100 examples for 10 classes"):
+        data.check_split(np.arange(100) % 10, test_fraction=0.01, validation_fraction=0.1)
+
+
+def test_training_pipeline_order_depends_only_on_seed_and_epoch():
+    x = np.arange(20)
+
+    def order(pipeline, epoch):
+        pipeline.epoch.assign(epoch)
+        return np.concatenate([b.numpy() for b in pipeline.dataset]).tolist()
+
+    first, second = data.TrainingPipeline(x, batch_size=6, seed=3), data.TrainingPipeline(x, batch_size=6, seed=3)
+    assert sorted(order(first, 0)) == list(range(20))  # every example once per epoch
+    assert order(first, 4) == order(second, 4)  # a fresh pipeline (a resumed run) at epoch 4: same order
+    assert order(first, 0) != order(first, 1)  # a new order each epoch
+    assert order(data.TrainingPipeline(x, batch_size=6, seed=4), 4) != order(first, 4)
