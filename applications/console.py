@@ -13,3 +13,17 @@ def digits():
     from applications.digits import cli_main
 
     cli_main()
+
+
+def sentiment():
+    quiet_tensorflow()
+    from applications.sentiment import cli_main
+
+    cli_main()
+
+
+def forecast():
+    quiet_tensorflow()
+    from applications.forecasting import cli_main
+
+    cli_main()

@@ -131,3 +131,46 @@ def vgg(input_shape=(32, 32, 3), classes=10, block_filters=(32, 64, 128), convs_
         x = layers.Dropout(dropout, name="dropout")(x)
     x = classifier_top(x, classes=classes, classifier_activation=classifier_activation)
     return keras.Model(inputs, x, name=name)
+
+
+@register(family="convnet", task="sequence_classification", input_kind="tokens")
+def conv1d_classifier(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, filters=128,
+                      kernel_sizes=(3, 4, 5), dropout=0.5, classes=2, classifier_activation="softmax",
+                      name="conv1d_classifier"):
+    """1-D convolutional text classifier (cf. Kim, 2014): token ids ``[batch, sequence_length]`` -> ``[batch, classes]``.
+
+    One ``Conv1D`` (ReLU) per kernel size reads the embedded tokens in
+    parallel; each is max-pooled over time (the strongest n-gram detector
+    response, wherever it is), and the pooled features are concatenated.
+
+    Args:
+        vocabulary_size: number of token ids (0 is padding, 1 usually out-of-vocabulary).
+        sequence_length: fixed length, or ``None`` for any length (at least the largest kernel).
+        embedding_dim: width of the token embedding.
+        filters: filters per kernel size.
+        kernel_sizes: the n-gram widths the convolutions span.
+        dropout: dropout on the embeddings and before the classifier.
+        classes: number of classes.
+        classifier_activation: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``None``.
+        name: the model's name.
+    """
+    _checks.positive_int("vocabulary_size", vocabulary_size, minimum=2)
+    kernel_sizes = _checks.int_list("kernel_sizes", kernel_sizes)
+    if sequence_length is not None:
+        _checks.positive_int("sequence_length", sequence_length, minimum=max(kernel_sizes))
+    _checks.positive_int("embedding_dim", embedding_dim)
+    _checks.positive_int("filters", filters)
+    _checks.fraction("dropout", dropout)
+    _checks.classifier_head(classes, classifier_activation)
+
+    inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
+    x = layers.Embedding(vocabulary_size, embedding_dim, name="embedding")(inputs)
+    if dropout:
+        x = layers.Dropout(dropout, name="embedding_dropout")(x)
+    pooled = [layers.GlobalMaxPooling1D(name=f"max_pool_{k}")(
+                  layers.Conv1D(filters, k, activation="relu", name=f"conv_{k}")(x)) for k in kernel_sizes]
+    x = pooled[0] if len(pooled) == 1 else layers.Concatenate(name="concatenate")(pooled)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = classifier_top(x, classes=classes, classifier_activation=classifier_activation)
+    return keras.Model(inputs, outputs, name=name)

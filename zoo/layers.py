@@ -142,3 +142,48 @@ class CompositeModel(keras.Model):
         config = dict(config)
         parts = [keras.saving.deserialize_keras_object(config.pop(part)) for part in cls.PARTS]
         return cls(*parts, **config)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class InstanceStandardization(layers.Layer):
+    """RevIN, first half (Kim et al., 2022): remove each window's own per-channel mean and scale.
+
+    ``[batch, time, channels]`` -> ``(normalised, mean, std)`` with ``mean`` and
+    ``std`` of shape ``[batch, 1, channels]``; ``InstanceRestoration`` puts them
+    back on the forecast. Computed in float32 whatever the policy.
+    """
+
+    def __init__(self, epsilon=1e-5, **kwargs):
+        super().__init__(dtype=kwargs.pop("dtype", "float32"), **kwargs)
+        self.epsilon = epsilon
+
+    def call(self, x):
+        mean = keras.ops.mean(x, axis=1, keepdims=True)
+        std = keras.ops.sqrt(keras.ops.var(x, axis=1, keepdims=True) + self.epsilon)
+        return (x - mean) / std, mean, std
+
+    def compute_output_shape(self, input_shape):
+        stats = (input_shape[0], 1, input_shape[2])
+        return input_shape, stats, stats
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class InstanceRestoration(layers.Layer):
+    """RevIN, second half: ``forecast * std + mean`` for the first ``targets`` channels' statistics."""
+
+    def __init__(self, targets, **kwargs):
+        super().__init__(dtype=kwargs.pop("dtype", "float32"), **kwargs)
+        self.targets = targets
+
+    def call(self, inputs):
+        forecast, mean, std = inputs
+        return forecast * std[..., :self.targets] + mean[..., :self.targets]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "targets": self.targets}

@@ -70,3 +70,28 @@ def mlp_regressor(input_shape=(8,), outputs=1, depth=2, width=64, activation="re
     _checks.positive_int("outputs", outputs)
     return _mlp(input_shape, outputs, "linear", depth, width, activation, initializer,
                 dropout, batch_norm, l1, l2, name)
+
+
+@register(family="mlp", task="sequence_classification", input_kind="vector")
+def bag_of_ngrams(input_shape=(20_000,), classes=2, depth=0, width=64, dropout=0.0, l2=0.0,
+                  classifier_activation="softmax", name="bag_of_ngrams"):
+    """Bag-of-n-grams text classifier: n-gram weights ``[batch, vocabulary]`` -> ``[batch, classes]``.
+
+    Feed it the output of ``TextVectorization(output_mode="tf_idf", ngrams=2)``
+    (or ``"count"``/``"multi_hot"``). With ``depth=0`` it is multinomial
+    logistic regression on the n-grams; ``depth`` > 0 adds ReLU layers.
+
+    Args:
+        input_shape: ``(vocabulary,)``: the vectoriser's ``max_tokens``.
+        classes: number of classes.
+        depth: hidden layers (0: a linear model).
+        width: units per hidden layer.
+        dropout: dropout after each hidden layer.
+        l2: L2 penalty on the kernels.
+        classifier_activation: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``None``.
+        name: the model's name.
+    """
+    _checks.classifier_head(classes, classifier_activation)
+    input_shape = _checks.shape("input_shape", input_shape, rank=1)
+    return _mlp(input_shape, classes, classifier_activation, depth, width, "relu", "he",
+                dropout, None, 0.0, l2, name)

@@ -164,6 +164,28 @@ def gru(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=64
                        dropout, classes, classifier_activation, name)
 
 
+@register(family="recurrent", task="sequence_classification", input_kind="tokens")
+def bilstm(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=64, dropout=0.0,
+           classes=2, classifier_activation="softmax", name="bilstm"):
+    """Bidirectional LSTM text classifier: token ids [batch, sequence_length] (0 = padding) -> [batch, classes].
+
+    The ``lstm`` builder with ``bidirectional=True``: each layer reads the
+    sequence forwards and backwards and concatenates the two final states.
+
+    Args:
+        vocabulary_size: number of token ids (0 is padding, 1 usually out-of-vocabulary).
+        sequence_length: fixed length, or ``None`` for any length.
+        embedding_dim: width of the token embedding.
+        units: recurrent units per direction; a list stacks one layer per entry.
+        dropout: dropout on the recurrent layers' inputs and before the classifier.
+        classes: number of classes.
+        classifier_activation: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``None``.
+        name: the model's name.
+    """
+    return _classifier("lstm", vocabulary_size, sequence_length, embedding_dim, units, True,
+                       dropout, classes, classifier_activation, name)
+
+
 @register(family="recurrent", task="forecasting", input_kind="window")
 def gru_forecaster(lookback=96, features=7, horizon=24, targets=None, units=64, bidirectional=False,
                    dropout=0.0, name="gru_forecaster"):

@@ -40,6 +40,11 @@ def non_negative_int(text: str) -> int:
     return _whole_number(text, 0)
 
 
+def folds(text: str) -> int:
+    """A number of cross-validation folds: 2 or more."""
+    return _whole_number(text, 2)
+
+
 def number(text: str) -> float:
     try:
         return float(text)

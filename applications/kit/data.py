@@ -3,7 +3,8 @@
 Loaders raise ``DataError`` (a ``ValueError``) with a message that names the
 problem and the fix, so the command-line tools can print one line and exit 2.
 
-- file formats: IDX (MNIST), NPZ, a ``--data`` path of either;
+- file formats: IDX (MNIST), NPZ, a ``--data`` path of either; CSV/TSV tables through pandas
+  (``read_table``, ``pick_column``, ``load_text_table``; time series: ``load_series``);
 - public sets: ``load_tfds`` (probes the cheap way first, so offline runs fall back in seconds);
 - checks: ``check_classification_data``, ``encode_labels`` (any label values -> 0..K-1),
   ``check_split``, ``as_images``;
@@ -128,6 +129,192 @@ def load_path(path) -> tuple[np.ndarray, np.ndarray, str]:
     raise DataError(f"--data {path}: unsupported file type; give a folder of IDX files or an .npz with x and y")
 
 
+# ---------------------------------------------------------------- tables (CSV/TSV)
+
+def read_table(path, sep: str | None = None):
+    """A CSV or TSV file as a pandas DataFrame; the separator from the extension unless ``sep`` is given."""
+    import pandas as pd
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise DataError(f"--data {path}: no such file")
+    sep = sep or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+    try:
+        frame = pd.read_csv(path, sep=sep)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty; give a file with a header row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataError(f"{path} could not be read as {sep!r}-separated text ({str(err).strip()}); "
+                        "check the file or pass --sep") from None
+    if frame.empty:
+        raise DataError(f"{path} has a header ({', '.join(map(str, frame.columns))}) but no data rows")
+    return frame
+
+
+def pick_column(frame, wanted: str | None, option: str, usual=(), path="the file") -> str:
+    """``wanted`` if the table has it; with ``wanted=None`` the first of ``usual`` it has."""
+    columns = [str(c) for c in frame.columns]
+    if wanted is not None:
+        if wanted not in columns:
+            raise DataError(f"{path} has no column {wanted!r} (its columns: {', '.join(columns)}); "
+                            f"pass {option} with one of them")
+        return wanted
+    for name in usual:
+        if name in columns:
+            return name
+    raise DataError(f"{path} has none of the usual columns {', '.join(usual)} (its columns: "
+                    f"{', '.join(columns)}); pass {option}")
+
+
+def load_text_table(path, *, text_column=None, label_column=None, sep=None):
+    """Texts and labels from a CSV/TSV: ``(texts, labels, description)``.
+
+    Columns default to the usual names (``text``/``review``/``sentence``, and
+    ``label``/``sentiment``/``polarity``/``target``). Rows with no label, and
+    rows whose text is empty, are dropped and counted; labels keep their values
+    (``encode_labels`` maps them to class ids).
+    """
+    frame = read_table(path, sep)
+    text_column = pick_column(frame, text_column, "--text-column", ("text", "review", "sentence"), path)
+    label_column = pick_column(frame, label_column, "--label-column",
+                               ("label", "sentiment", "polarity", "target"), path)
+    texts = frame[text_column].fillna("").astype(str).to_numpy(dtype=object)
+    labels = frame[label_column]
+    keep = labels.notna().to_numpy() & np.array([bool(t.strip()) for t in texts])
+    if not keep.any():
+        raise DataError(f"{path}: every row has an empty {text_column!r} or no {label_column!r}; "
+                        "nothing to learn from")
+    dropped = len(frame) - int(keep.sum())
+    if dropped:
+        print(f"{path}: dropped {dropped} rows with an empty text or no label")
+    values = labels[keep]
+    values = values.to_numpy(dtype=object) if values.dtype == object or str(values.dtype) == "str" else values.to_numpy()
+    return texts[keep], values, f"{path} ({int(keep.sum())} texts, columns {text_column!r} / {label_column!r})"
+
+
+@dataclass
+class Series:
+    """A multivariate time series ready for windows: ``values [time, columns]`` float32, targets first."""
+
+    values: np.ndarray
+    columns: list[str]
+    targets: list[str]
+    source: str
+    time: object = None  # a pandas index of timestamps, or None (row numbers)
+
+
+def series_from_frame(frame, *, source: str, time_column=None, targets=None, features=None, categorical=(),
+                      max_gap: int = 24) -> Series:
+    """Select, encode and gap-fill the columns of ``frame`` for forecasting.
+
+    - ``time_column`` (or the first of date/time/datetime/timestamp) orders the
+      rows and is not a feature;
+    - ``targets``: the columns forecast (default: every numeric column);
+      ``features``: the columns read (default: every numeric column); the
+      inputs are the targets, then the other features;
+    - ``categorical`` columns are one-hot encoded into features; any other
+      non-numeric column is an error naming the fix;
+    - missing values are forward-filled up to ``max_gap`` steps; leading rows
+      with missing values are dropped; a longer gap is an error naming where.
+    """
+    import pandas as pd
+
+    frame = frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    time = None
+    if time_column is None:
+        time_column = next((c for c in frame.columns if c.lower() in ("date", "time", "datetime", "timestamp")),
+                           None)
+    if time_column is not None:
+        time_column = pick_column(frame, time_column, "--time-column", path=source)
+        try:
+            stamps = pd.to_datetime(frame[time_column])
+        except (ValueError, TypeError) as err:
+            raise DataError(f"--time-column {time_column!r} could not be read as dates ({err})") from None
+        frame = frame.assign(**{time_column: stamps}).sort_values(time_column, kind="stable")
+        time = pd.DatetimeIndex(frame.pop(time_column))
+    categorical = list(categorical or ())
+    for column in categorical:
+        pick_column(frame, column, "--categorical", path=source)
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and c not in categorical]
+    targets = list(targets) if targets else numeric
+    features = list(features) if features else [c for c in frame.columns if c not in targets]
+    for option, names in (("--targets", targets), ("--features", features)):
+        for column in names:
+            pick_column(frame, column, option, path=source)
+    for column in targets:
+        if column in categorical or not pd.api.types.is_numeric_dtype(frame[column]):
+            example = frame[column].dropna().iloc[0] if frame[column].notna().any() else "nothing"
+            raise DataError(f"target column {column!r} is not numeric (values such as {example!r}); "
+                            "forecast numeric columns only (--targets)")
+    if not targets:
+        raise DataError(f"{source} has no numeric column to forecast; pass --targets")
+    inputs = targets + [c for c in features if c not in targets]
+    for column in inputs:
+        if column not in categorical and not pd.api.types.is_numeric_dtype(frame[column]):
+            example = frame[column].dropna().iloc[0] if frame[column].notna().any() else ""
+            raise DataError(f"column {column!r} is not numeric (values such as {example!r}); list it in "
+                            "--categorical to one-hot encode it, or leave it out with --features")
+    table = frame[[c for c in inputs if c not in categorical]]
+    encoded = [pd.get_dummies(frame[c], prefix=c, prefix_sep="=", dtype="float32")
+               for c in inputs if c in categorical]
+    table = pd.concat([table, *encoded], axis=1) if encoded else table
+    # Leading gaps cannot be forward-filled: start where every column has a value.
+    complete = table.notna().all(axis=1).to_numpy()
+    if not complete.any():
+        raise DataError(f"{source}: no row has a value in every column; check --features and --targets")
+    first = int(complete.argmax())
+    if first:
+        print(f"{source}: dropped {first} leading rows with missing values")
+    table = table.iloc[first:]
+    time = time[first:] if time is not None else None
+    filled = table.ffill(limit=max_gap)
+    if filled.isna().any().any():
+        column = next(c for c in filled.columns if filled[c].isna().any())
+        missing = table[column].isna().to_numpy()
+        row = int(np.flatnonzero(filled[column].isna().to_numpy())[0])
+        start = row
+        while start > 0 and missing[start - 1]:
+            start -= 1
+        length = start
+        while length < len(missing) and missing[length]:
+            length += 1
+        where = f"row {start + first}" + (f" ({time[start]})" if time is not None else "")
+        raise DataError(f"column {column!r} has {length - start} missing values in a row from {where}, more than "
+                        f"--max-gap {max_gap}; raise --max-gap to forward-fill it, or clean the data")
+    if len(filled) < 2:
+        raise DataError(f"{source} has {len(filled)} usable rows; a forecaster needs a series")
+    values = filled.to_numpy(dtype="float32")
+    if not np.isfinite(values).all():
+        raise DataError(f"{source} has infinite values; clean them first")
+    return Series(values, [str(c) for c in filled.columns], targets, source, time)
+
+
+def load_series(path, *, sep=None, **options) -> Series:
+    """A time-series CSV/TSV (pandas) -> ``Series``; ``options`` as for ``series_from_frame``."""
+    return series_from_frame(read_table(path, sep), source=str(path), **options)
+
+
+def make_windows(values: np.ndarray, *, lookback: int, horizon: int, targets: int, start: int, end: int):
+    """Every window whose forecast starts in rows ``[start, end)`` and ends by ``end``: ``(x, y)``.
+
+    ``x [n, lookback, columns]`` are the rows before the forecast (they may
+    reach back before ``start``, as in the ETT protocol), ``y [n, horizon,
+    targets]`` the next ``horizon`` rows of the first ``targets`` columns.
+    Built with ``keras.utils.timeseries_dataset_from_array`` (stride 1).
+    """
+    import keras
+
+    segment = values[max(start, lookback) - lookback:end]
+    count = len(segment) - lookback - horizon + 1
+    if count < 1:
+        return None
+    sequences = keras.utils.timeseries_dataset_from_array(
+        segment, None, sequence_length=lookback + horizon, sequence_stride=1, shuffle=False, batch_size=4096)
+    windows = np.concatenate(list(sequences.as_numpy_iterator()))
+    return windows[:, :lookback], windows[:, lookback:, :targets]
+
+
 # ------------------------------------------------------------ public data sets
 
 def internet_reachable(host="storage.googleapis.com", port=443, timeout=2.0) -> bool:
@@ -179,6 +366,11 @@ def check_classification_data(x: np.ndarray, y: np.ndarray, *, min_per_class: in
     if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
         bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
         raise DataError(f"inputs contain NaN or infinite values in {bad} examples; clean or drop them first")
+    check_labels(y, min_per_class=min_per_class)
+
+
+def check_labels(y: np.ndarray, *, min_per_class: int = 3) -> None:
+    """One label per example, at least two classes, at least ``min_per_class`` of each."""
     if y.ndim != 1:
         raise DataError(f"labels have shape {y.shape}; expected one label per example")
     if np.issubdtype(y.dtype, np.floating) and not (np.isfinite(y).all() and (y == np.round(y)).all()):
@@ -186,7 +378,8 @@ def check_classification_data(x: np.ndarray, y: np.ndarray, *, min_per_class: in
                         "(or one label string) per example")
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
-        raise DataError(f"all labels are {classes[0]}: a classifier needs at least two classes; check the labels file")
+        raise DataError(f"all labels are {classes[0]}: a classifier needs at least two classes; "
+                        "check the label column or file")
     if counts.min() < min_per_class:
         raise DataError(
             f"class {classes[counts.argmin()]} has only {counts.min()} examples; a stratified "
@@ -242,12 +435,16 @@ def as_images(x: np.ndarray) -> np.ndarray:
 def stratified_split(x, y, *, test_fraction: float, validation_fraction: float, seed: int):
     """Train, validation and test parts with every class in its proportion (fixed seed).
 
-    ``validation_fraction`` is taken from what remains after the test part.
+    ``validation_fraction`` is taken from what remains after the test part;
+    ``test_fraction=None`` gives an empty test part.
     """
     from sklearn.model_selection import train_test_split
 
-    x_rest, x_test, y_rest, y_test = train_test_split(
-        x, y, test_size=test_fraction, stratify=y, random_state=seed)
+    if test_fraction:
+        x_rest, x_test, y_rest, y_test = train_test_split(
+            x, y, test_size=test_fraction, stratify=y, random_state=seed)
+    else:  # cross-validation holds its test fold out already
+        x_rest, y_rest, x_test, y_test = x, y, x[:0], y[:0]
     x_train, x_val, y_train, y_val = train_test_split(
         x_rest, y_rest, test_size=validation_fraction, stratify=y_rest, random_state=seed)
     return (x_train, y_train), (x_val, y_val), (x_test, y_test)

@@ -29,9 +29,11 @@ import json
 import pathlib
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import keras
+import numpy as np
+import pandas as pd
 
 import zoo
 from applications import __version__
@@ -52,6 +54,8 @@ class Prepared:
     test: object                      # whatever the task's evaluate() takes
     source: str                       # printed and recorded: where the data came from
     info: dict = field(default_factory=dict)  # recorded in metrics.json and the export metadata
+    pool: tuple | None = None         # (x, y): every labelled example in source order, for --cv;
+                                      # default: train + validation + test
 
 
 @dataclass
@@ -70,7 +74,9 @@ class Task:
     description = ""
     defaults = {"epochs": 20, "batch_size": 32, "learning_rate": 1e-3}
     models: list[str] = []           # what --model offers
+    aliases: dict[str, str] = {}     # short names --model also takes, e.g. {"transformer": "transformer_classifier"}
     default_model = ""
+    cross_validates = False          # offer --cv K (stratified K-fold; needs test = (x, y) labels)
     monitor: str | None = None       # default: val_loss with validation data, else loss
     mode = "auto"
     patience = 15
@@ -110,10 +116,18 @@ class Task:
 def parse_args(task: Task, argv=None):
     parser = cli.ArgumentParser(prog=f"kerazoo-{task.name}", description=task.description)
     if task.models:
-        cli.add_model_options(parser, default=task.default_model, choices=task.models)
+        cli.add_model_options(parser, default=task.default_model, choices=[*task.aliases, *task.models])
     task.add_arguments(parser)
+    if task.cross_validates:
+        parser.add_argument("--cv", type=cli.folds, metavar="K",
+                            help="stratified K-fold cross-validation: train K models, report the mean and "
+                                 "standard deviation of each test metric (no export)")
     cli.add_common_options(parser, task.name, **task.defaults)
     args = parser.parse_args(argv)
+    if task.models:
+        args.model = task.aliases.get(args.model, args.model)
+    if getattr(args, "cv", None) and args.export:
+        raise cli.UsageError("--cv trains one model per fold and exports none; drop --export (or --cv)")
     if task.models and args.model not in task.models:
         try:
             zoo.entry(args.model)
@@ -181,6 +195,31 @@ def run_folders(args, task: Task, fingerprint: str) -> tuple[pathlib.Path, pathl
     return run_dir, backup_dir
 
 
+def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_dir, backup_dir):
+    """Build, train (resuming from ``backup_dir``) and evaluate one model: ``(model, TrainResult, metrics)``."""
+    model = task.build(args, prepared)
+    x_train, y_train = prepared.train
+    train_data = data.TrainingPipeline(x_train, y_train, batch_size=args.batch_size, seed=args.seed)
+    steps = train_data.steps_per_epoch
+    validation_data = None
+    if prepared.validation is not None:
+        validation_data = data.make_dataset(*prepared.validation, batch_size=max(args.batch_size, 256))
+    task.compile(model, args, lambda: make_optimizer(optimiser, steps_per_epoch=steps, epochs=args.epochs))
+    print(f"Model: {args.model if task.models else model.name} ({model.count_params():,} parameters), "
+          f"precision {keras.config.dtype_policy().name}; run folder {run_dir}")
+    result = training.train(
+        model, train_data, validation_data, epochs=args.epochs, run_dir=run_dir, backup_dir=backup_dir,
+        loss=task.loss(args), metrics=task.metrics(args), optimiser=optimiser, steps_per_epoch=steps,
+        monitor=task.monitor, mode=task.mode, patience=task.patience,
+        steps_per_execution=task.steps_per_execution, tensorboard=args.tensorboard, verbose=args.verbose)
+    return model, result, task.evaluate(model, prepared, args, run_dir)
+
+
+def _fingerprint(prepared: Prepared) -> str:
+    x_train, y_train = prepared.train
+    return data.fingerprint(x_train, y_train, *(prepared.validation or ()))
+
+
 def run(task: Task, argv=None) -> int:
     """Run ``task`` from the command line ``argv``: train, evaluate, write the run folder, export."""
     started = time.perf_counter()
@@ -190,28 +229,13 @@ def run(task: Task, argv=None) -> int:
     precision = training.configure_precision(args.precision)
 
     prepared = task.load(args)
-    x_train, y_train = prepared.train
-    fingerprint = data.fingerprint(x_train, y_train, *(prepared.validation or ()))
     print(f"Data: {prepared.source}")
-    run_dir, backup_dir = run_folders(args, task, fingerprint)
+    if getattr(args, "cv", None):
+        cross_validate(task, args, prepared, folds=args.cv)
+        return 0
+    run_dir, backup_dir = run_folders(args, task, _fingerprint(prepared))
+    model, result, metrics = fit(task, args, prepared, optimiser, run_dir, backup_dir)
 
-    model = task.build(args, prepared)
-    train_data = data.TrainingPipeline(x_train, y_train, batch_size=args.batch_size, seed=args.seed)
-    steps = train_data.steps_per_epoch
-    validation_data = None
-    if prepared.validation is not None:
-        validation_data = data.make_dataset(*prepared.validation, batch_size=max(args.batch_size, 256))
-    task.compile(model, args, lambda: make_optimizer(optimiser, steps_per_epoch=steps, epochs=args.epochs))
-    print(f"Model: {args.model if task.models else model.name} ({model.count_params():,} parameters), "
-          f"precision {precision}; run folder {run_dir}")
-
-    result = training.train(
-        model, train_data, validation_data, epochs=args.epochs, run_dir=run_dir, backup_dir=backup_dir,
-        loss=task.loss(args), metrics=task.metrics(args), optimiser=optimiser, steps_per_epoch=steps,
-        monitor=task.monitor, mode=task.mode, patience=task.patience,
-        steps_per_execution=task.steps_per_execution, tensorboard=args.tensorboard, verbose=args.verbose)
-
-    metrics = task.evaluate(model, prepared, args, run_dir)
     settings = {k: v for k, v in vars(args).items() if k not in NOT_IN_KEY}
     metrics.update({
         "data_source": prepared.source,
@@ -229,6 +253,7 @@ def run(task: Task, argv=None) -> int:
     model.save(run_dir / "model.keras")  # the evaluated model (best weights restored)
     reporting.write_json(run_dir / "metrics.json", metrics)
     reporting.plot_learning_curves(result.history, run_dir / "learning_curves.png")
+    steps = -(-len(prepared.train[0]) // args.batch_size)
     steps_run, rates = learning_rate_per_step(model.optimizer, result.history, steps, optimiser)
     reporting.plot_learning_rate(steps_run, rates, steps, run_dir / "learning_rate.png")
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
@@ -249,6 +274,74 @@ def run(task: Task, argv=None) -> int:
         print(f"Exported SavedModel to {path}")
     print(f"Wrote {run_dir}")
     return 0
+
+
+def cross_validate(task: Task, args, prepared: Prepared, *, folds: int) -> pd.DataFrame:
+    """Stratified K-fold cross-validation of ``task`` on all of ``prepared``'s labelled examples.
+
+    The train, validation and test parts are pooled and split into ``folds``
+    folds (stratified, ``args.seed``). Each fold is held out once as the test
+    part; a stratified ``--validation-fraction`` of the rest (default 0.1) is
+    the validation part that the plateau and early stopping watch, so the
+    held-out fold never steers training. The folds are drawn from
+    ``prepared.pool`` (the examples in source order) when the task gives it, so
+    a benchmark can rebuild the same folds with ``StratifiedKFold(folds,
+    shuffle=True, random_state=seed)``. Each fold trains in
+    ``<run folder>/fold_<i>/`` through the same ``fit`` as a single run; a
+    rerun skips the folds already done and resumes the interrupted one.
+
+    Returns the per-fold test metrics (also ``cv_folds.csv``); ``metrics.json``
+    holds the mean and standard deviation of each.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    if prepared.pool is not None:
+        x, y = (np.asarray(a) for a in prepared.pool)
+    else:
+        parts = [prepared.train, *([prepared.validation] if prepared.validation else []), prepared.test]
+        x = np.concatenate([np.asarray(p[0]) for p in parts])
+        y = np.concatenate([np.asarray(p[1]) for p in parts])
+    counts = np.bincount(y)
+    if counts.min() < folds:
+        raise cli.UsageError(f"--cv {folds}: the smallest class has {counts.min()} examples; "
+                             f"each fold needs one: use --cv {max(2, counts.min())} or fewer")
+    optimiser = optimiser_settings(args)
+    run_dir, backup_dir = run_folders(args, task, data.fingerprint(x, y))
+    validation_fraction = getattr(args, "validation_fraction", 0.1)
+    rows = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=args.seed)
+    for fold, (rest, held_out) in enumerate(splitter.split(x, y), start=1):
+        fold_dir, done = run_dir / f"fold_{fold}", run_dir / f"fold_{fold}" / "metrics.json"
+        if done.exists():
+            rows.append({"fold": fold, **json.loads(done.read_text())})
+            print(f"Fold {fold}/{folds}: done in an earlier run")
+            continue
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        keras.backend.clear_session()  # also resets the dtype policy: set it again
+        training.seed_everything(args.seed, args.deterministic)
+        training.configure_precision(args.precision)
+        (x_tr, y_tr), (x_va, y_va), _ = data.stratified_split(
+            x[rest], y[rest], test_fraction=None, validation_fraction=validation_fraction, seed=args.seed)
+        fold_data = replace(prepared, train=(x_tr, y_tr), validation=(x_va, y_va), test=(x[held_out], y[held_out]))
+        print(f"Fold {fold}/{folds}: {len(x_tr)} train / {len(x_va)} validation / {len(held_out)} test")
+        _, result, metrics = fit(task, args, fold_data, optimiser, fold_dir, backup_dir / f"fold_{fold}")
+        scores = {k: v for k, v in metrics.items() if k.startswith("test_") and isinstance(v, float)}
+        scores["epochs_run"] = len(result.history)
+        reporting.write_json(done, scores)
+        rows.append({"fold": fold, **scores})
+    table = pd.DataFrame(rows).set_index("fold")
+    table.to_csv(run_dir / "cv_folds.csv")
+    summary = {f"{name}_{stat}": float(getattr(table[name], stat)()) for name in table.columns
+               for stat in ("mean", "std")}  # std: pandas' sample standard deviation (ddof=1)
+    reporting.write_json(run_dir / "metrics.json", {
+        "folds": folds, **summary, "data_source": prepared.source, **prepared.info,
+        "model": getattr(args, "model", None),
+        "arguments": {k: v for k, v in vars(args).items() if k not in NOT_IN_KEY}})
+    print(f"Cross-validation, {folds} stratified folds: " + ", ".join(
+        f"{name} {table[name].mean():.4f} +- {table[name].std():.4f}"
+        for name in table.columns if name.startswith("test_")))
+    print(f"Wrote {run_dir}")
+    return table
 
 
 def main_for(task: Task):

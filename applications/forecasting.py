@@ -1,0 +1,356 @@
+"""Multivariate time-series forecasting, end to end.
+
+    python -m applications.forecasting                                   # Mauna Loa CO2 (statsmodels)
+    python -m applications.forecasting --data ../shared/data/timeseries/ETTh1.csv --model dlinear --revin
+    python -m applications.forecasting --data pollution.csv --targets pm2.5 --categorical cbwd \\
+        --features DEWP,TEMP,PRES,cbwd,Iws --max-gap 48 --export
+
+Data: ``--data`` a CSV/TSV read with pandas (``--time-column`` orders the
+rows; ``--targets`` are forecast; ``--features`` are read, default every
+numeric column is both; ``--categorical`` columns are one-hot encoded; gaps
+are forward-filled up to ``--max-gap`` steps); else the weekly Mauna Loa CO2
+series that ships with statsmodels.
+
+The rows are split by time (``--split 0.7,0.1,0.2``); each column is
+standardised with the training rows' mean and standard deviation only. A
+window is ``--lookback`` rows of every input column; its forecast the next
+``--horizon`` rows of the targets. The model is ``standardise ->
+[augmentation, training only] -> [RevIN] -> <zoo forecaster> -> [RevIN
+restore]``, trained on the standardised scale; the export takes raw windows
+and returns forecasts in the data's own units.
+
+Every run scores, on the same test windows, the model and three baselines:
+the last value, the seasonal naive forecast (the value one season earlier)
+and a ridge regression from the de-levelled window to the horizon (one map
+shared by all targets). MSE and MAE on the standardised and original scales,
+and MASE (the MAE over the training series' seasonal naive one-step MAE).
+"""
+
+from __future__ import annotations
+
+if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
+    from zoo.startup import quiet_tensorflow
+
+    quiet_tensorflow()
+
+import sys
+
+import keras
+import numpy as np
+
+import zoo
+from applications.kit import cli, data, reporting
+from applications.kit.augmentation import TIME_SERIES_AUGMENTATIONS, time_series_augmentation
+from applications.kit.run import Prepared, Serving, Task, build_model, main_for
+from zoo.layers import InstanceRestoration, InstanceStandardization
+
+
+def forecasters() -> list[str]:
+    return [name for name in zoo.names() if zoo.entry(name).task == "forecasting"]
+
+
+def column_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise cli.argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names
+
+
+def split_fractions(text: str) -> tuple[float, float, float]:
+    """``train,validation,test`` fractions of the rows, e.g. ``0.7,0.1,0.2``."""
+    try:
+        parts = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or min(parts) <= 0 or abs(sum(parts) - 1) > 1e-6:
+        raise cli.argparse.ArgumentTypeError(f"expected three positive fractions summing to 1, e.g. 0.7,0.1,0.2; "
+                                             f"got {text!r}")
+    return parts
+
+
+# ------------------------------------------------------------------------ data
+
+def load_co2() -> data.Series:
+    """The weekly Mauna Loa CO2 concentration, 1958-2001 (ppm), from statsmodels' datasets."""
+    import statsmodels.api as sm
+
+    frame = sm.datasets.co2.load_pandas().data
+    return data.series_from_frame(frame.rename_axis("date").reset_index(), time_column="date",
+                                  source="Mauna Loa weekly CO2, 1958-2001 (statsmodels)", max_gap=24)
+
+
+def load_series(args) -> data.Series:
+    if args.data:
+        return data.load_series(args.data, sep=args.sep, time_column=args.time_column, targets=args.targets,
+                                features=args.features, categorical=args.categorical, max_gap=args.max_gap)
+    return load_co2()
+
+
+def detect_season(series: np.ndarray, max_lag: int) -> int | None:
+    """The lag (2..max_lag) of the highest local maximum of the differenced series' autocorrelation.
+
+    Differencing first removes the trend, which would otherwise dominate the
+    autocorrelation (CO2: 52 weeks, not 49). None if no peak is above 0.2.
+    """
+    from statsmodels.tsa.stattools import acf
+
+    series = np.diff(series)
+    max_lag = min(max_lag, len(series) // 2)
+    if max_lag < 3:
+        return None
+    correlation = acf(series, nlags=max_lag, fft=True)
+    peaks = [lag for lag in range(2, max_lag) if correlation[lag - 1] < correlation[lag] >= correlation[lag + 1]]
+    best = max(peaks, key=lambda lag: correlation[lag], default=None)
+    return best if best is not None and correlation[best] > 0.2 else None
+
+
+# ----------------------------------------------------------------- baselines
+
+def last_value(x, horizon, targets):
+    return np.repeat(x[:, -1:, :targets], horizon, axis=1)
+
+
+def seasonal_naive(x, horizon, targets, season):
+    """The value one season before each forecast step (repeating the last season)."""
+    steps = x.shape[1] - season + (np.arange(horizon) % season)
+    return x[:, steps, :targets]
+
+
+def fit_ridge(x, y, alpha=1.0):
+    """Ridge from the de-levelled window of each target to its future (one map for all targets)."""
+    from sklearn.linear_model import Ridge
+
+    targets = y.shape[-1]
+    level = x[:, -1:, :targets]
+    inputs = (x[..., :targets] - level).transpose(0, 2, 1).reshape(-1, x.shape[1])
+    outputs = (y - level).transpose(0, 2, 1).reshape(-1, y.shape[1])
+    ridge = Ridge(alpha=alpha).fit(inputs, outputs)
+
+    def predict(windows):
+        level = windows[:, -1:, :targets]
+        flat = (windows[..., :targets] - level).transpose(0, 2, 1).reshape(-1, windows.shape[1])
+        return ridge.predict(flat).reshape(len(windows), targets, -1).transpose(0, 2, 1) + level
+
+    return predict
+
+
+def scores(prediction, actual, scale, naive_mae) -> dict:
+    """MSE/MAE on the standardised scale, on the original scale, and MASE."""
+    error = prediction - actual
+    return {"mse": float(np.mean(error ** 2)), "mae": float(np.mean(np.abs(error))),
+            "mse_original": float(np.mean((error * scale) ** 2)),
+            "mae_original": float(np.mean(np.abs(error * scale))),
+            "mase": float(np.mean(np.mean(np.abs(error), axis=(0, 1)) / naive_mae))}
+
+
+# ----------------------------------------------------------------------- the task
+
+class Forecasting(Task):
+    name = "forecast"
+    description = "Forecast multivariate time series with any forecaster of the zoo, against baselines."
+    defaults = {"epochs": 30, "batch_size": 64, "learning_rate": 1e-3}
+    aliases = {"lstm": "lstm_forecaster", "gru": "gru_forecaster", "transformer": "patch_transformer_forecaster",
+               "tcn": "tcn_forecaster", "mlp": "mlp_forecaster", "rnn": "simple_rnn_forecaster"}
+    default_model = "dlinear"
+    patience = 5
+
+    @property
+    def models(self):
+        return forecasters()
+
+    def add_arguments(self, parser):
+        parser.add_argument("--data", help="a CSV/TSV time series (default: the Mauna Loa weekly CO2 series)")
+        parser.add_argument("--sep", help="column separator (default: tab for .tsv/.tab, else comma)")
+        parser.add_argument("--time-column", help="orders the rows (default: a date/time/datetime/timestamp column)")
+        parser.add_argument("--targets", type=column_list, help="columns to forecast, comma-separated "
+                                                                "(default: every numeric column)")
+        parser.add_argument("--features", type=column_list,
+                            help="columns the model reads besides the targets (default: every numeric column)")
+        parser.add_argument("--categorical", type=column_list, default=[],
+                            help="non-numeric columns to one-hot encode as features")
+        parser.add_argument("--max-gap", type=cli.non_negative_int, default=24,
+                            help="forward-fill at most this many missing steps in a row (default: 24)")
+        parser.add_argument("--lookback", type=cli.positive_int, default=96, help="rows per window (default: 96)")
+        parser.add_argument("--horizon", type=cli.positive_int, default=24, help="rows forecast (default: 24)")
+        parser.add_argument("--split", type=split_fractions, default=(0.7, 0.1, 0.2),
+                            help="train,validation,test fractions of the rows, in time order (default: 0.7,0.1,0.2)")
+        parser.add_argument("--season", type=cli.positive_int,
+                            help="season length in rows for the seasonal naive baseline and MASE "
+                                 "(default: detected from the training part's autocorrelation)")
+        parser.add_argument("--revin", action="store_true",
+                            help="reversible instance normalisation: remove each window's mean and scale "
+                                 "before the model and restore them after (helps on drifting series)")
+        parser.add_argument("--augment", type=column_list, default=[], metavar="NAME[=STRENGTH],...",
+                            help=f"training-only augmentations: {', '.join(TIME_SERIES_AUGMENTATIONS)}")
+
+    def check_arguments(self, args):
+        for item in args.augment:
+            if item.partition("=")[0] not in TIME_SERIES_AUGMENTATIONS:
+                raise cli.UsageError(f"--augment {item}: choose from {', '.join(TIME_SERIES_AUGMENTATIONS)}")
+
+    def load(self, args) -> Prepared:
+        series = load_series(args)
+        values, rows, targets = series.values, len(series.values), len(series.targets)
+        train_end = int(rows * args.split[0])
+        validation_end = train_end + int(rows * args.split[1])
+        # The scaler sees the training rows only.
+        mean = values[:train_end].mean(axis=0)
+        std = values[:train_end].std(axis=0)
+        constant = [c for c, s in zip(series.columns, std) if s == 0]
+        if constant:
+            raise data.DataError(f"column {constant[0]!r} is constant in the training part; leave it out "
+                                 "with --features/--targets")
+        windows = {}
+        for part, start, end in (("train", 0, train_end), ("validation", train_end, validation_end),
+                                 ("test", validation_end, rows)):
+            made = data.make_windows(values, lookback=args.lookback, horizon=args.horizon, targets=targets,
+                                     start=start, end=end)
+            if made is None:
+                raise data.DataError(
+                    f"the {part} part has {end - start} rows, too few for one window of --lookback "
+                    f"{args.lookback} and --horizon {args.horizon}; lower them, or change --split")
+            x, y = made
+            windows[part] = (x, ((y - mean[:targets]) / std[:targets]).astype("float32"))
+        standardised_train = (values[:train_end, 0] - mean[0]) / std[0]
+        season = args.season or detect_season(standardised_train, max_lag=min(args.lookback, 400))
+        # MASE's scale: the in-sample one-step seasonal naive MAE of each target (standardised)
+        lag = season or 1
+        scaled = (values[:train_end, :targets] - mean[:targets]) / std[:targets]
+        naive_mae = np.abs(scaled[lag:] - scaled[:-lag]).mean(axis=0)
+        print(f"{rows} rows x {len(series.columns)} columns ({', '.join(series.columns[:8])}"
+              f"{', ...' if len(series.columns) > 8 else ''}); forecasting {', '.join(series.targets)}; "
+              f"windows {len(windows['train'][0])} train / {len(windows['validation'][0])} validation / "
+              f"{len(windows['test'][0])} test; season {season or 'none detected'}")
+        return Prepared(
+            train=windows["train"], validation=windows["validation"], test=windows["test"], source=series.source,
+            info={"columns": series.columns, "targets": series.targets, "lookback": args.lookback,
+                  "horizon": args.horizon, "mean": mean.tolist(), "std": std.tolist(), "season": season,
+                  "naive_mae": naive_mae.tolist(),
+                  "split_rows": {"train": train_end, "validation": validation_end - train_end,
+                                 "test": rows - validation_end}})
+
+    def build(self, args, prepared) -> keras.Model:
+        """Raw window -> standardise -> [augmentation] -> [RevIN] -> zoo forecaster -> [RevIN restore]."""
+        info = prepared.info
+        features, targets = len(info["columns"]), len(info["targets"])
+        forecaster = build_model(args, lookback=args.lookback, features=features, horizon=args.horizon,
+                                 targets=targets)
+        inputs = keras.Input(shape=(args.lookback, features), name="window")
+        x = keras.layers.Normalization(mean=info["mean"], variance=np.square(info["std"]), name="standardise")(inputs)
+        if args.augment:
+            x = time_series_augmentation(args.augment, seed=args.seed)(x)
+        if args.revin:
+            x, level, scale = InstanceStandardization(name="revin")(x)
+        forecast = forecaster(x)
+        if args.revin:
+            forecast = InstanceRestoration(targets, name="revin_restore")([forecast, level, scale])
+        return keras.Model(inputs, forecast, name=f"forecast_{args.model}")
+
+    def loss(self, args):
+        return "mse"
+
+    def metrics(self, args):
+        return ["mae"]
+
+    def evaluate(self, model, prepared, args, run_dir) -> dict:
+        info = prepared.info
+        targets = len(info["targets"])
+        mean, std = np.array(info["mean"], "float32"), np.array(info["std"], "float32")
+        x_train, y_train = prepared.train
+        x_test, y_test = prepared.test
+        standardise = lambda windows: (windows - mean) / std  # noqa: E731
+        forecasts = {f"model ({args.model})": reporting.predict(model, x_test),
+                     "last value": last_value(standardise(x_test), args.horizon, targets)}
+        season = info["season"]
+        if season and season <= args.lookback:
+            forecasts[f"seasonal naive ({season})"] = seasonal_naive(standardise(x_test), args.horizon, targets,
+                                                                     season)
+        forecasts["ridge"] = fit_ridge(standardise(x_train), y_train)(standardise(x_test))
+        naive_mae = np.array(info["naive_mae"])
+        table = {name: scores(f, y_test, std[:targets], naive_mae) for name, f in forecasts.items()}
+        model_scores = next(iter(table.values()))
+        for name, row in table.items():
+            print(f"  {name:24s} MSE {row['mse']:.4f}  MAE {row['mae']:.4f}  MASE {row['mase']:.3f}  "
+                  f"(original units: MSE {row['mse_original']:.4g}, MAE {row['mae_original']:.4g})")
+        plot_forecasts(forecasts, y_test, info, run_dir / "forecasts.png")
+        plot_error_by_step(forecasts, y_test, run_dir / "error_by_horizon.png")
+        return {**{f"test_{k}": v for k, v in model_scores.items()},
+                "baselines": {name: row for name, row in list(table.items())[1:]}}
+
+    def serving(self, model, prepared, args) -> Serving:
+        info = prepared.info
+        fn, signature = serving_signature(model, info)
+        example = prepared.test[0][:1]
+        return Serving(fn, signature, metadata={
+            "inputs": {"window": {"dtype": "float32", "shape": [-1, args.lookback, len(info["columns"])],
+                                  "columns": info["columns"]}},
+            "outputs": {"forecast": [-1, args.horizon, len(info["targets"])], "targets": info["targets"]},
+            "example_request": {"instances": example.tolist()},
+        })
+
+
+def serving_signature(model, info):
+    """``serving_default``: raw windows ``[N, lookback, columns]`` -> forecasts ``[N, horizon, targets]``, raw units."""
+    import tensorflow as tf
+
+    lookback, columns, targets = info["lookback"], len(info["columns"]), len(info["targets"])
+    mean = tf.constant(info["mean"][:targets], tf.float32)
+    std = tf.constant(info["std"][:targets], tf.float32)
+
+    def serve(window):
+        check = tf.debugging.assert_equal(tf.shape(window)[1:], tf.constant([lookback, columns]), message=(
+            f"window must be [N, {lookback}, {columns}] (lookback, columns {', '.join(info['columns'])})"))
+        with tf.control_dependencies([check]):
+            forecast = tf.cast(model(window, training=False), tf.float32)
+        return {"forecast": forecast * std + mean}
+
+    return serve, [tf.TensorSpec(shape=[None, lookback, columns], dtype=tf.float32, name="window")]
+
+
+# ------------------------------------------------------------------- plots
+
+def plot_forecasts(forecasts, actual, info, path, windows=3, max_targets=4) -> None:
+    """Forecasts against the actual values on a few test windows (columns), per target (rows)."""
+    import matplotlib.pyplot as plt
+
+    targets = min(len(info["targets"]), max_targets)
+    picks = np.linspace(0, len(actual) - 1, windows).astype(int)
+    figure, axes = plt.subplots(targets, windows, figsize=(4 * windows, 2.6 * targets), squeeze=False)
+    std, mean = np.array(info["std"]), np.array(info["mean"])
+    for row in range(targets):
+        for column, index in enumerate(picks):
+            axis = axes[row, column]
+            axis.plot(actual[index, :, row] * std[row] + mean[row], color="black", label="actual")
+            for name, forecast in forecasts.items():
+                axis.plot(forecast[index, :, row] * std[row] + mean[row], label=name, alpha=0.8)
+            axis.set_title(f"{info['targets'][row]}, test window {index}", fontsize=9)
+    axes[0, 0].legend(fontsize=7)
+    figure.supxlabel("steps ahead")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_error_by_step(forecasts, actual, path) -> None:
+    """Mean absolute error (standardised) at each horizon step, model and baselines."""
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for name, forecast in forecasts.items():
+        axis.plot(np.arange(1, actual.shape[1] + 1), np.abs(forecast - actual).mean(axis=(0, 2)), label=name)
+    axis.set(xlabel="steps ahead", ylabel="MAE (standardised)", title="Test error by horizon step")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+main = main_for(Forecasting())
+
+
+def cli_main():
+    sys.exit(cli.run(main, prog="kerazoo-forecast"))
+
+
+if __name__ == "__main__":
+    cli_main()

@@ -1,0 +1,256 @@
+"""Sentiment analysis on raw text, end to end.
+
+    python -m applications.sentiment --data reviews.csv                  # bag of n-grams (tf-idf)
+    python -m applications.sentiment --data reviews.csv --model bilstm --epochs 10 --export
+    python -m applications.sentiment --data ../shared/data/imdb/imdb_reviews_2499.csv --cv 5
+    python -m applications.sentiment predict --from saved_models/sentiment/1 "A wonderful film."
+
+Data, in order: ``--data`` (a CSV or TSV read with pandas; ``--text-column``
+and ``--label-column``, else the usual names; any label values, two or more
+classes, mapped to class ids and recorded); IMDB reviews from
+tensorflow-datasets or ``keras.datasets`` (word ids decoded back to text)
+when cached or reachable. Offline with no ``--data`` there is nothing to
+train on, and the run says how to provide data.
+
+The model takes raw strings: ``TextVectorization`` (lower case, HTML tags
+such as ``<br />`` and punctuation stripped), adapted on the training split
+only, sits in front of the zoo classifier, so the exported ``serving_default``
+takes a batch of strings. Token models (``bilstm``, ``gru``, ``transformer``,
+``conv1d``, any registered sequence classifier) get padded token ids; the
+bag-of-n-grams model gets tf-idf weights of unigrams and bigrams.
+"""
+
+from __future__ import annotations
+
+if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
+    from zoo.startup import quiet_tensorflow
+
+    quiet_tensorflow()
+
+import json
+import pathlib
+import sys
+
+import keras
+import numpy as np
+
+import zoo
+from applications.kit import cli, data, reporting
+from applications.kit.run import Prepared, Serving, Task, build_model, run
+
+# The punctuation Keras' default standardisation strips, after HTML tags (IMDB has <br /> in it).
+PUNCTUATION = r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']'
+
+
+@keras.saving.register_keras_serializable(package="kerazoo")
+def strip_html_and_punctuation(text):
+    """Lower case; HTML tags and punctuation become spaces (saved with the model by name)."""
+    import tensorflow as tf
+
+    text = tf.strings.lower(text)
+    text = tf.strings.regex_replace(text, r"<[^>]*>", " ")
+    return tf.strings.regex_replace(text, PUNCTUATION, " ")
+
+
+def text_classifiers() -> list[str]:
+    """Registered sequence classifiers: token-id models, and n-gram-vector models."""
+    return [name for name in zoo.names() if zoo.entry(name).task == "sequence_classification"]
+
+
+# ------------------------------------------------------------------------ data
+
+def load_imdb():
+    """The 50k IMDB reviews from tensorflow-datasets or keras.datasets, or None when unreachable."""
+    arrays = data.load_tfds("imdb_reviews")
+    if arrays is not None:
+        texts = np.array([t.decode("utf-8") for t in arrays[0]], dtype=object)
+        return data.Dataset(texts, arrays[1], "IMDB reviews via tensorflow-datasets", ["negative", "positive"])
+    try:  # offline without a cached copy this fails in milliseconds
+        (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data()
+        word_index = keras.datasets.imdb.get_word_index()
+    except Exception:
+        return None
+    words = {index + 3: word for word, index in word_index.items()}  # 0 pad, 1 start, 2 unknown
+    texts = np.array([" ".join(words.get(i, "") for i in ids[1:])
+                      for ids in (*x_train, *x_test)], dtype=object)
+    return data.Dataset(texts, np.concatenate([y_train, y_test]), "IMDB reviews via keras.datasets",
+                        ["negative", "positive"])
+
+
+def load_data(args) -> data.Dataset:
+    if args.data:
+        texts, labels, source = data.load_text_table(args.data, text_column=args.text_column,
+                                                     label_column=args.label_column, sep=args.sep)
+        return data.Dataset(texts, labels, source)
+    imdb = load_imdb()
+    if imdb is None:
+        raise cli.UsageError("no --data given and IMDB is neither cached nor downloadable (offline?); pass "
+                             "--data a CSV/TSV with a text and a label column (e.g. "
+                             "--data ../shared/data/imdb/imdb_reviews_2499.csv)")
+    return imdb
+
+
+# ----------------------------------------------------------------------- the task
+
+class Sentiment(Task):
+    name = "sentiment"
+    description = ("Classify the sentiment of raw texts with any sequence classifier of the zoo. "
+                   "'predict' (first argument) scores texts with a trained model.")
+    defaults = {"epochs": 20, "batch_size": 32, "learning_rate": 1e-3}
+    aliases = {"transformer": "transformer_classifier", "conv1d": "conv1d_classifier", "bag": "bag_of_ngrams"}
+    default_model = "bag_of_ngrams"
+    cross_validates = True
+    patience = 4  # a few thousand reviews overfit within a few epochs
+
+    @property
+    def models(self):
+        return text_classifiers()
+
+    def add_arguments(self, parser):
+        parser.add_argument("--data", help="a CSV or TSV file with a text and a label column")
+        parser.add_argument("--text-column", help="default: the first of text, review, sentence")
+        parser.add_argument("--label-column", help="default: the first of label, sentiment, polarity, target")
+        parser.add_argument("--sep", help="column separator (default: tab for .tsv/.tab, else comma)")
+        parser.add_argument("--test-fraction", type=cli.fraction, default=0.2)
+        parser.add_argument("--validation-fraction", type=cli.fraction, default=0.1,
+                            help="taken from what remains after the test part")
+        parser.add_argument("--max-tokens", type=cli.positive_int, default=20_000,
+                            help="vocabulary size: the most frequent tokens (n-grams for the bag model) "
+                                 "of the training texts (default: 20000)")
+        parser.add_argument("--sequence-length", type=cli.positive_int, default=256,
+                            help="token models read the first N tokens, padded (default: 256)")
+        parser.add_argument("--ngrams", type=cli.positive_int, default=2,
+                            help="the bag model's n-grams: 1..N (default: 2, unigrams and bigrams)")
+
+    def load(self, args) -> Prepared:
+        dataset = load_data(args)
+        texts, labels = np.asarray(dataset.x, dtype=object), np.asarray(dataset.y)
+        if len(texts) == 0:
+            raise data.DataError("the data set has no texts")
+        data.check_labels(labels, min_per_class=3)
+        data.check_split(labels, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction)
+        ids, values = data.encode_labels(labels)
+        names = dataset.labels if dataset.labels and values == ["0", "1"] else values
+        train, validation, test = data.stratified_split(
+            texts, ids, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction,
+            seed=args.seed)
+        counts = dict(zip(names, np.bincount(ids).tolist()))
+        print(f"{len(texts)} texts, classes {counts}; split {len(train[0])} train / {len(validation[0])} "
+              f"validation / {len(test[0])} test (stratified, seed {args.seed})")
+        return Prepared(train=train, validation=validation, test=test, source=dataset.source, pool=(texts, ids),
+                        info={"labels": names, "label_values": values, "class_counts": counts})
+
+    def build(self, args, prepared) -> keras.Model:
+        """Strings -> TextVectorization (adapted on the training texts) -> zoo classifier."""
+        bag = zoo.entry(args.model).input_kind == "vector"
+        if bag:
+            vectorizer = keras.layers.TextVectorization(
+                max_tokens=args.max_tokens, standardize=strip_html_and_punctuation, ngrams=args.ngrams,
+                output_mode="tf_idf", name="vectorizer")
+        else:
+            vectorizer = keras.layers.TextVectorization(
+                max_tokens=args.max_tokens, standardize=strip_html_and_punctuation, output_mode="int",
+                output_sequence_length=args.sequence_length, name="vectorizer")
+        vectorizer.adapt(prepared.train[0], batch_size=256)  # training texts only
+        vocabulary = vectorizer.vocabulary_size()
+        classes = len(prepared.info["labels"])
+        if bag:
+            classifier = build_model(args, input_shape=(vocabulary,), classes=classes)
+        else:
+            classifier = build_model(args, vocabulary_size=vocabulary, sequence_length=args.sequence_length,
+                                     classes=classes)
+        inputs = keras.Input(shape=(), dtype="string", name="texts")
+        x = vectorizer(inputs)
+        if bag:  # unit length per text, as scikit-learn's TfidfVectorizer: long reviews do not dominate
+            x = keras.layers.UnitNormalization(name="l2_normalise")(x)
+        return keras.Model(inputs, classifier(x), name=f"sentiment_{args.model}")
+
+    def loss(self, args):
+        return "sparse_categorical_crossentropy"
+
+    def metrics(self, args):
+        return ["accuracy"]
+
+    def evaluate(self, model, prepared, args, run_dir) -> dict:
+        return reporting.evaluate_classifier(model, *prepared.test, prepared.info["labels"], run_dir)
+
+    def serving(self, model, prepared, args) -> Serving:
+        fn, signature = serving_signature(model, prepared.info["labels"])
+        return Serving(fn, signature, metadata={
+            "inputs": {"texts": {"dtype": "string", "shape": [-1]}},
+            "outputs": {"probabilities": [-1, len(prepared.info["labels"])], "class_id": [-1], "label": [-1]},
+            "example_request": {"instances": ["A moving, beautifully acted film.",
+                                              "Two hours I will never get back."]},
+        })
+
+
+def serving_signature(model, labels):
+    """``serving_default``: strings ``[N]`` -> probabilities ``[N, classes]``, class_id and label ``[N]``."""
+    import tensorflow as tf
+
+    names = tf.constant(labels)
+
+    def serve(texts):
+        probabilities = tf.cast(model(tf.reshape(texts, [-1]), training=False), tf.float32)
+        class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        return {"probabilities": probabilities, "class_id": class_id, "label": tf.gather(names, class_id)}
+
+    return serve, [tf.TensorSpec(shape=[None], dtype=tf.string, name="texts")]
+
+
+# ------------------------------------------------------------------ predict
+
+def load_scorer(path):
+    """A function texts -> (probabilities, labels) from a run folder (model.keras) or an export."""
+    path = pathlib.Path(path)
+    if (path / "saved_model.pb").exists():
+        import tensorflow as tf
+
+        serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+        labels = json.loads((path / "metadata.json").read_text())["labels"]
+        return lambda texts: serve(texts=tf.constant(texts))["probabilities"].numpy(), labels
+    if (path / "model.keras").exists() and (path / "metrics.json").exists():
+        model = keras.saving.load_model(path / "model.keras", safe_mode=True)
+        labels = json.loads((path / "metrics.json").read_text())["labels"]
+        return lambda texts: reporting.predict(model, np.asarray(texts, dtype=object)), labels
+    raise cli.UsageError(f"--from {path}: neither a run folder (model.keras, metrics.json) nor an export "
+                         "(saved_model.pb, metadata.json)")
+
+
+def predict_main(argv) -> int:
+    parser = cli.ArgumentParser(prog="kerazoo-sentiment predict",
+                                description="Score texts with a trained sentiment model.")
+    parser.add_argument("texts", nargs="*", help="texts to score")
+    parser.add_argument("--from", dest="source", required=True,
+                        help="a run folder (runs/sentiment/<stamp>) or an export (saved_models/sentiment/<version>)")
+    parser.add_argument("--file", help="score each non-empty line of this file too")
+    args = parser.parse_args(argv)
+    texts = list(args.texts)
+    if args.file:
+        try:
+            texts += [line for line in pathlib.Path(args.file).read_text().splitlines() if line.strip()]
+        except OSError as err:
+            raise cli.UsageError(f"--file {args.file}: {err.strerror}") from None
+    if not texts:
+        raise cli.UsageError("no texts to score: give them as arguments or with --file")
+    score, labels = load_scorer(args.source)
+    probabilities = score(texts)
+    for text, row in zip(texts, probabilities):
+        best = int(row.argmax())
+        print(f"{labels[best]}\t{row[best]:.3f}\t{text[:70]}")
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["predict"]:
+        return predict_main(argv[1:])
+    return run(Sentiment(), argv)
+
+
+def cli_main():
+    sys.exit(cli.run(main, prog="kerazoo-sentiment"))
+
+
+if __name__ == "__main__":
+    cli_main()
