@@ -44,11 +44,13 @@ PUNCTUATION = r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']'
 
 @keras.saving.register_keras_serializable(package="kerazoo")
 def strip_html_and_punctuation(text):
-    """Lower case; HTML tags and punctuation become spaces (saved with the model by name)."""
+    """Lower case; HTML tags, punctuation and odd whitespace become spaces (saved with the model by name)."""
     import tensorflow as tf
 
     text = tf.strings.lower(text)
-    text = tf.strings.regex_replace(text, r"<[^>]*>", " ")
+    # Unicode separators and control characters (U+2028, U+0085, ...) too: split() keeps them inside
+    # tokens, but the saved vocabulary is one token per line, so "well<U+2028>" would reload as "well".
+    text = tf.strings.regex_replace(text, r"<[^>]*>|[\p{Z}\p{C}]", " ")
     return tf.strings.regex_replace(text, PUNCTUATION, " ")
 
 

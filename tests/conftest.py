@@ -73,3 +73,54 @@ def random_inputs(model, batch=3, seed=0, vocabulary_size=50):
         else:
             arrays.append(rng.random(shape).astype("float32"))
     return arrays[0] if len(arrays) == 1 else arrays
+
+
+def kill_and_resume(command, app: str, tmp_path, *, epochs: int, kill_after: int = 2):
+    """Run ``command(output)`` whole, and again killed by SIGKILL after epoch ``kill_after`` and rerun.
+
+    Checks: the rerun says it resumed, continues in one run folder, and ends
+    with the same ``history.csv`` and bit-identical weights as the whole run;
+    the backup is removed at the end. Returns the two run folders.
+    """
+    import json
+    import signal
+    import time
+
+    import keras
+    import pandas as pd
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    whole = subprocess.run(command(tmp_path / "whole"), cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert whole.returncode == 0, whole.stderr
+    first = subprocess.Popen(command(tmp_path / "parts"), cwd=tmp_path, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    backups = tmp_path / "parts" / app / "backup"
+    deadline = time.monotonic() + 240
+    try:
+        while True:
+            states = list(backups.glob("*/state/state.json"))
+            if states and json.loads(states[0].read_text())["epoch"] >= kill_after:
+                break
+            assert first.poll() is None, "training ended before the kill"
+            assert time.monotonic() < deadline, "no backup appeared"
+            time.sleep(0.01)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    killed_at = json.loads(states[0].read_text())["epoch"]
+    assert kill_after <= killed_at < epochs
+    second = subprocess.run(command(tmp_path / "parts"), cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert f"Resuming from epoch {killed_at}" in second.stdout
+
+    (whole_dir,) = (tmp_path / "whole" / app).glob("2*")
+    (parts_dir,) = (tmp_path / "parts" / app).glob("2*")  # one run folder, continued
+    pd.testing.assert_frame_equal(pd.read_csv(whole_dir / "history.csv"), pd.read_csv(parts_dir / "history.csv"))
+    assert json.loads((parts_dir / "metrics.json").read_text())["resumed_from_epoch"] == killed_at
+    a = keras.saving.load_model(whole_dir / "model.keras", safe_mode=True).get_weights()
+    b = keras.saving.load_model(parts_dir / "model.keras", safe_mode=True).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not list(backups.glob("*/state"))  # the backup is removed once training finishes
+    return whole_dir, parts_dir

@@ -3,17 +3,15 @@
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, run_app
+from conftest import kill_and_resume, run_app
 
 
 @pytest.fixture(scope="module")
@@ -115,47 +113,11 @@ def test_exporting_twice_makes_versions_1_and_2(embedded_run, tmp_path):
 def test_killed_run_resumes_exactly(tmp_path):
     """With --deterministic: one uninterrupted run, and one killed by SIGKILL after epoch 2 and rerun,
     give identical history rows, bit-identical final weights, and the rerun uses one run folder."""
-    import keras
-
     def command(out):
         return [sys.executable, "-m", "applications.digits", "--source", "embedded", "--model", "convnet",
                 "--epochs", "6", "--augment", "0.05", "--deterministic", "--verbose", "0", "--output", str(out)]
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    whole = subprocess.run(command(tmp_path / "whole"), cwd=tmp_path, env=env, capture_output=True,
-                           text=True, timeout=300)
-    assert whole.returncode == 0, whole.stderr
-
-    first = subprocess.Popen(command(tmp_path / "parts"), cwd=tmp_path, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    backups = tmp_path / "parts" / "digits" / "backup"
-    deadline = time.monotonic() + 240
-    try:
-        while True:
-            states = list(backups.glob("*/state/state.json"))
-            if states and json.loads(states[0].read_text())["epoch"] >= 2:
-                break
-            assert first.poll() is None, "training ended before the kill"
-            assert time.monotonic() < deadline, "no backup appeared"
-            time.sleep(0.01)
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-    killed_at = json.loads(states[0].read_text())["epoch"]
-    assert 2 <= killed_at < 6
-    second = subprocess.run(command(tmp_path / "parts"), cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert second.returncode == 0, second.stderr
-    assert f"Resuming from epoch {killed_at}" in second.stdout
-
-    (whole_dir,) = (tmp_path / "whole" / "digits").glob("2*")
-    (parts_dir,) = (tmp_path / "parts" / "digits").glob("2*")  # one run folder, continued
-    pd.testing.assert_frame_equal(pd.read_csv(whole_dir / "history.csv"), pd.read_csv(parts_dir / "history.csv"))
-    assert json.loads((parts_dir / "metrics.json").read_text())["resumed_from_epoch"] == killed_at
-    a = keras.saving.load_model(whole_dir / "model.keras", safe_mode=True).get_weights()
-    b = keras.saving.load_model(parts_dir / "model.keras", safe_mode=True).get_weights()
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    assert not list(backups.glob("*/state"))  # the backup is removed once training finishes
+    kill_and_resume(command, "digits", tmp_path, epochs=6)
 
 
 def test_changed_data_starts_afresh_and_says_so(tmp_path, capsys):
