@@ -135,12 +135,19 @@ def fit_ridge(x, y, alpha=1.0):
 
 
 def scores(prediction, actual, scale, naive_mae) -> dict:
-    """MSE/MAE on the standardised scale, on the original scale, and MASE."""
+    """MSE/MAE on the standardised scale, on the original scale, and MASE.
+
+    MASE averages, over the targets, the test MAE divided by the training
+    series' one-step seasonal naive MAE; a target the naive forecast fits
+    exactly (MAE 0) has no MASE and is left out (None if none is left).
+    """
     error = prediction - actual
+    target_mae = np.mean(np.abs(error), axis=(0, 1))
+    defined = naive_mae > 0
     return {"mse": float(np.mean(error ** 2)), "mae": float(np.mean(np.abs(error))),
             "mse_original": float(np.mean((error * scale) ** 2)),
             "mae_original": float(np.mean(np.abs(error * scale))),
-            "mase": float(np.mean(np.mean(np.abs(error), axis=(0, 1)) / naive_mae))}
+            "mase": float(np.mean(target_mae[defined] / naive_mae[defined])) if defined.any() else None}
 
 
 # ----------------------------------------------------------------------- the task
@@ -270,7 +277,8 @@ class Forecasting(Task):
         table = {name: scores(f, y_test, std[:targets], naive_mae) for name, f in forecasts.items()}
         model_scores = next(iter(table.values()))
         for name, row in table.items():
-            print(f"  {name:24s} MSE {row['mse']:.4f}  MAE {row['mae']:.4f}  MASE {row['mase']:.3f}  "
+            mase = "n/a" if row["mase"] is None else f"{row['mase']:.3f}"
+            print(f"  {name:24s} MSE {row['mse']:.4f}  MAE {row['mae']:.4f}  MASE {mase}  "
                   f"(original units: MSE {row['mse_original']:.4g}, MAE {row['mae_original']:.4g})")
         plot_forecasts(forecasts, y_test, info, run_dir / "forecasts.png")
         plot_error_by_step(forecasts, y_test, run_dir / "error_by_horizon.png")

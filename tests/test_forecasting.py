@@ -1,0 +1,230 @@
+"""The forecasting application: CSV handling, leak-free scaling, windows, baselines, export, errors, resume."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import kill_and_resume, run_app, run_in_process
+
+
+@pytest.fixture(scope="module")
+def co2_run(tmp_path_factory):
+    """The default data (statsmodels' weekly CO2), DLinear with RevIN, exported."""
+    work = tmp_path_factory.mktemp("forecast")
+    result = run_app("applications.forecasting", "--revin", "--epochs", "8", "--export",
+                     "--output", work / "runs", "--export-dir", work / "saved_models", cwd=work)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return work, next((work / "runs" / "forecast").glob("2*")), result
+
+
+def test_default_data_beats_the_naive_baselines(co2_run):
+    _, run_dir, result = co2_run
+    assert "Data: Mauna Loa weekly CO2" in result.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["targets"] == ["co2"] and metrics["lookback"] == 96 and metrics["horizon"] == 24
+    assert metrics["season"] in (52, 53)  # weekly data: a year is 52.18 weeks
+    baselines = metrics["baselines"]
+    assert {"last value", "ridge"} <= set(baselines) and any(k.startswith("seasonal naive") for k in baselines)
+    assert metrics["test_mse"] < baselines["last value"]["mse"]
+    assert metrics["test_mse"] < min(v["mse"] for k, v in baselines.items() if k.startswith("seasonal naive"))
+    # The original scale is ppm: MSE scales by the training standard deviation squared.
+    std = metrics["std"][0]
+    assert metrics["test_mse_original"] == pytest.approx(metrics["test_mse"] * std ** 2, rel=1e-4)
+    for png in ("forecasts.png", "error_by_horizon.png", "learning_curves.png", "learning_rate.png"):
+        assert (run_dir / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_export_takes_raw_windows_in_a_fresh_process(co2_run):
+    import keras
+
+    import applications.forecasting  # noqa: F401  registers RevIN and the augmentation layers
+
+    work, run_dir, _ = co2_run
+    export = work / "saved_models" / "forecast" / "1"
+    metadata = json.loads((export / "metadata.json").read_text())
+    window = np.array(metadata["example_request"]["instances"], dtype="float32")
+    assert window.shape == (1, 96, 1) and 300 < window.mean() < 400  # raw ppm, not standardised
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    info = json.loads((run_dir / "metrics.json").read_text())
+    expected = np.asarray(model(window), dtype="float32") * info["std"][0] + info["mean"][0]
+    np.save(work / "window.npy", window)
+    script = textwrap.dedent(f"""
+        import numpy as np, tensorflow as tf
+        serve = tf.saved_model.load({str(export)!r}).signatures["serving_default"]
+        np.save({str(work / "served.npy")!r}, serve(window=tf.constant(np.load({str(work / "window.npy")!r})))["forecast"].numpy())
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=120)
+    served = np.load(work / "served.npy")
+    assert served.shape == (1, 24, 1)
+    np.testing.assert_allclose(served, expected, rtol=1e-4)  # ppm, float32 (RevIN and the head are float32)
+
+    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable))
+    ran = subprocess.run([cli, "run", "--dir", str(export), "--tag_set", "serve", "--signature_def",
+                          "serving_default", "--inputs", f"window={work / 'window.npy'}"],
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert "forecast" in ran.stdout
+
+
+def test_scaler_sees_the_training_rows_only(tmp_path):
+    """Changing every validation and test value leaves the scaler (and the training windows) unchanged."""
+    from applications.forecasting import Forecasting
+    from applications.kit.run import parse_args
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=400).cumsum(), "b": rng.normal(size=400)})
+    frame.to_csv(tmp_path / "one.csv", index=False)
+    changed = frame.copy()
+    changed.iloc[280:] = changed.iloc[280:] * 1000 + 5  # rows after the 70% training part
+    changed.to_csv(tmp_path / "two.csv", index=False)
+    task = Forecasting()
+    prepared = [task.load(parse_args(task, ["--data", str(tmp_path / name), "--lookback", "10",
+                                            "--horizon", "5"])) for name in ("one.csv", "two.csv")]
+    assert prepared[0].info["mean"] == prepared[1].info["mean"]
+    assert prepared[0].info["std"] == prepared[1].info["std"]
+    np.testing.assert_allclose(prepared[0].info["mean"], frame.iloc[:280].mean(), rtol=1e-5)
+    np.testing.assert_array_equal(prepared[0].train[0], prepared[1].train[0])
+    assert not np.array_equal(prepared[0].test[1], prepared[1].test[1])
+
+
+def test_windows_follow_the_split_and_the_ett_protocol():
+    from applications.kit.data import make_windows
+
+    values = np.arange(100, dtype="float32")[:, None].repeat(2, axis=1)
+    values[:, 1] += 1000
+    x, y = make_windows(values, lookback=10, horizon=5, targets=1, start=70, end=90)
+    # Forecasts start at rows 70..85 (the last ends at row 89); inputs reach back 10 rows before 70.
+    assert x.shape == (16, 10, 2) and y.shape == (16, 5, 1)
+    np.testing.assert_array_equal(x[0, :, 0], np.arange(60, 70))
+    np.testing.assert_array_equal(y[0, :, 0], np.arange(70, 75))
+    np.testing.assert_array_equal(y[-1, :, 0], np.arange(85, 90))
+    x, _ = make_windows(values, lookback=10, horizon=5, targets=1, start=0, end=70)
+    np.testing.assert_array_equal(x[0, :, 0], np.arange(0, 10))  # the first window needs 10 rows of history
+    assert len(make_windows(values, lookback=10, horizon=5, targets=1, start=95, end=100)[0]) == 1
+    assert make_windows(values, lookback=10, horizon=5, targets=1, start=96, end=100) is None
+
+
+def test_csv_columns_categoricals_and_gaps():
+    from applications.kit.data import series_from_frame
+
+    frame = pd.DataFrame({
+        "date": ["2020-01-03", "2020-01-01", "2020-01-02", "2020-01-04", "2020-01-05", "2020-01-06"],
+        "load": [np.nan, 1.0, 2.0, np.nan, np.nan, 6.0],
+        "temp": [13.0, 11.0, 12.0, 14.0, 15.0, 16.0],
+        "wind": ["N", "S", "N", "E", "S", "N"],
+    })
+    series = series_from_frame(frame, source="t", targets=["load"], categorical=["wind"], max_gap=3)
+    assert series.columns == ["load", "temp", "wind=E", "wind=N", "wind=S"]  # targets first
+    assert str(series.time[0].date()) == "2020-01-01"  # sorted by the date column
+    np.testing.assert_array_equal(series.values[:, 0], [1, 2, 2, 2, 2, 6])  # forward-filled
+    np.testing.assert_array_equal(series.values[:, 3], [0, 1, 1, 0, 0, 1])  # wind=N one-hot
+    leading = series_from_frame(pd.DataFrame({"a": [np.nan, 1.0, 2.0], "b": [1.0, 2.0, 3.0]}), source="t")
+    assert len(leading.values) == 2  # the leading row without a value is dropped
+
+
+def test_seasonal_naive_and_ridge_baselines_are_exact_where_they_should_be():
+    from applications.forecasting import detect_season, fit_ridge, last_value, seasonal_naive
+
+    steps = np.arange(2000)
+    periodic = np.sin(2 * np.pi * steps / 24).astype("float32")
+    assert detect_season(periodic, max_lag=100) == 24
+    windows = np.stack([periodic[i:i + 48] for i in range(0, 1900, 7)])[..., None]
+    future = np.stack([periodic[i + 48:i + 60] for i in range(0, 1900, 7)])[..., None]
+    np.testing.assert_allclose(seasonal_naive(windows, 12, 1, 24), future, atol=1e-5)
+    np.testing.assert_array_equal(last_value(windows, 12, 1), np.repeat(windows[:, -1:], 12, axis=1))
+    # A linear trend: the de-levelled ridge map continues it whatever the level.
+    trend = np.arange(5000, dtype="float64")
+    x = np.stack([trend[i:i + 20] for i in range(0, 4000, 13)])[..., None]
+    y = np.stack([trend[i + 20:i + 25] for i in range(0, 4000, 13)])[..., None]
+    predict = fit_ridge(x[:200], y[:200], alpha=1e-6)
+    np.testing.assert_allclose(predict(x[200:] + 1e4), y[200:] + 1e4, atol=1e-3)
+
+
+def test_revin_layers_round_trip():
+    from zoo.layers import InstanceRestoration, InstanceStandardization
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(4, 30, 3)) * [1, 10, 100] + [5, -50, 500]).astype("float32")
+    normalised, mean, std = InstanceStandardization()(x)
+    np.testing.assert_allclose(np.asarray(normalised).mean(axis=1), 0, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(normalised).std(axis=1), 1, atol=1e-3)
+    restored = InstanceRestoration(2)([normalised[:, :7, :2], mean, std])
+    np.testing.assert_allclose(restored, x[:, :7, :2], rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["jitter", "scaling", "magnitude_warp", "time_warp", "window_crop", "masking"])
+def test_time_series_augmentations_act_only_in_training(name):
+    from applications.kit.augmentation import time_series_augmentation
+
+    x = np.sin(np.linspace(0, 12, 64))[None, :, None].repeat(8, 0).repeat(2, 2).astype("float32")
+    layer = time_series_augmentation([name], seed=3)
+    augmented = np.asarray(layer(x, training=True))
+    assert augmented.shape == x.shape and np.isfinite(augmented).all()
+    assert not np.allclose(augmented, x)
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru", "transformer", "tcn", "mlp", "dlinear"])
+def test_every_forecaster_trains_on_a_multivariate_csv(model, tmp_path, capsys):
+    from applications.forecasting import main
+
+    rng = np.random.default_rng(0)
+    t = np.arange(300)
+    pd.DataFrame({"time": pd.date_range("2024-01-01", periods=300, freq="h"),
+                  "y": np.sin(2 * np.pi * t / 12) + 0.1 * rng.normal(size=300),
+                  "z": np.cos(2 * np.pi * t / 12), "x": rng.normal(size=300)}).to_csv(tmp_path / "s.csv", index=False)
+    code, out, err = run_in_process(main, "--data", tmp_path / "s.csv", "--targets", "y,z", "--model", model,
+                                    "--lookback", "32", "--horizon", "6", "--epochs", "1", "--augment",
+                                    "jitter,masking", "--verbose", "0", "--output", tmp_path, capsys=capsys)
+    assert code == 0, err
+    metrics = json.loads(next((tmp_path / "forecast").glob("2*/metrics.json")).read_text())
+    assert metrics["columns"] == ["y", "z", "x"] and metrics["targets"] == ["y", "z"]
+    assert np.isfinite(metrics["test_mse"])
+
+
+def _csv(tmp_path, text):
+    (tmp_path / "s.csv").write_text(text)
+    return tmp_path / "s.csv"
+
+
+SERIES = "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(200))
+
+
+@pytest.mark.parametrize("content, options, message", [
+    ("", [], "is empty"),
+    (SERIES, ["--targets", "c"], "no column 'c'"),
+    ("a,kind\n" + "".join(f"{i},x{i % 2}\n" for i in range(200)), ["--targets", "kind"],
+     "target column 'kind' is not numeric"),
+    ("a,kind\n" + "".join(f"{i},x{i % 2}\n" for i in range(200)), [], "list it in --categorical"),
+    ("a,b\n" + "".join(f"{'' if 50 <= i < 60 else i},{i % 3}\n" for i in range(200)), ["--max-gap", "5"],
+     "10 missing values in a row from row 50, more than --max-gap 5"),
+    (SERIES, ["--horizon", "300"], "too few for one window"),
+    (SERIES, ["--lookback", "0"], "must be 1 or more"),
+    (SERIES, ["--split", "0.7,0.2"], "three positive fractions"),
+    (SERIES, ["--augment", "wobble"], "choose from jitter"),
+])
+def test_bad_input_is_a_one_line_error(content, options, message, tmp_path, capsys):
+    from applications.forecasting import main
+
+    code, out, err = run_in_process(main, "--data", _csv(tmp_path, content), "--output", tmp_path,
+                                    "--epochs", "1", *options, capsys=capsys)
+    assert code == 2, out + err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_killed_run_resumes_exactly(tmp_path):
+    import applications.forecasting  # noqa: F401  registers the layers the saved models name
+
+    def command(out):
+        return [sys.executable, "-m", "applications.forecasting", "--model", "dlinear", "--revin",
+                "--augment", "jitter,time_warp", "--epochs", "5", "--deterministic", "--verbose", "0",
+                "--output", str(out)]
+
+    kill_and_resume(command, "forecast", tmp_path, epochs=5)
