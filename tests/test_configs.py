@@ -100,6 +100,28 @@ def text_classifier(draw):
 
 
 @st.composite
+def bilstm(draw):
+    kwargs = draw(text_classifier())
+    del kwargs["bidirectional"]
+    return kwargs
+
+
+@st.composite
+def conv1d_classifier(draw):
+    kernel_sizes = draw(int_lists(1, 4))
+    return {"vocabulary_size": draw(ints(2, 60)),
+            "sequence_length": draw(st.one_of(st.none(), ints(max(kernel_sizes), 12))),
+            "embedding_dim": draw(ints(1, 8)), "filters": draw(ints(1, 8)), "kernel_sizes": kernel_sizes,
+            "dropout": draw(dropouts), **classifier_args(draw)}
+
+
+@st.composite
+def bag_of_ngrams(draw):
+    return {"input_shape": draw(st.tuples(ints(1, 32))), "depth": draw(ints(0, 2)), "width": draw(ints(1, 16)),
+            "dropout": draw(dropouts), "l2": draw(st.floats(0, 0.01)), **classifier_args(draw)}
+
+
+@st.composite
 def recurrent_forecaster(draw):
     return {**window_args(draw), "targets": draw(ints(1, 4)),
             "units": draw(st.one_of(ints(1, 6), int_lists(1, 6))), "bidirectional": draw(st.booleans()),
@@ -216,6 +238,9 @@ SPACES = {
     "lstm": (text_classifier(), expected_classifier),
     "gru": (text_classifier(), expected_classifier),
     "simple_rnn": (text_classifier(), expected_classifier),
+    "bilstm": (bilstm(), expected_classifier),
+    "conv1d_classifier": (conv1d_classifier(), expected_classifier),
+    "bag_of_ngrams": (bag_of_ngrams(), expected_classifier),
     "lstm_forecaster": (recurrent_forecaster(), expected_forecast),
     "gru_forecaster": (recurrent_forecaster(), expected_forecast),
     "simple_rnn_forecaster": (recurrent_forecaster(), expected_forecast),
@@ -274,6 +299,11 @@ KINDS = {
             "spatial_dropout": "fraction", "dropout": "fraction", **TOP},
     "resnet18": {"input_shape": "shape", "small_inputs": "flag", **TOP},
     "lstm": TEXT, "gru": TEXT, "simple_rnn": TEXT,
+    "bilstm": {k: v for k, v in TEXT.items() if k != "bidirectional"},
+    "conv1d_classifier": {"vocabulary_size": "int", "sequence_length": "int_or_none", "embedding_dim": "int",
+                          "filters": "int", "kernel_sizes": "int_list", "dropout": "fraction", **CLASSIFIER},
+    "bag_of_ngrams": {"input_shape": "shape", "depth": "int_or_zero", "width": "int", "dropout": "fraction",
+                      "l2": "float_or_zero", **CLASSIFIER},
     "lstm_forecaster": RECURRENT_FORECASTER, "gru_forecaster": RECURRENT_FORECASTER,
     "simple_rnn_forecaster": RECURRENT_FORECASTER,
     "dlinear": {**WINDOW, "targets": "int_or_none", "moving_average": "int"},

@@ -6,7 +6,7 @@ import zoo
 
 def test_names_and_pattern():
     assert {"perceptron", "mlp", "convnet", "lenet5"} <= set(zoo.names())
-    assert zoo.names("conv*") == ["conv_autoencoder", "convnet"]
+    assert zoo.names("conv*") == ["conv1d_classifier", "conv_autoencoder", "convnet"]
     assert zoo.names("resnet*") == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]  # natural order
     assert zoo.names(task="forecasting", family="forecasting") == ["dlinear", "mlp_forecaster", "tcn_forecaster"]
     assert zoo.entry("lstm").input_kind == "tokens" and zoo.entry("lstm_forecaster").default_input_shape == (96, 7)

@@ -149,3 +149,30 @@ def test_readme_builder_table_is_generated_from_the_registry():
     assert START in readme and END in readme
     in_readme = readme.split(START, 1)[1].split(END, 1)[0].strip()
     assert in_readme == table(), "README's builder table is stale: run `make zoo-table`"
+
+
+@pytest.mark.parametrize("name, kwargs, expected", [
+    # Embedding 20000x64 + a BiLSTM (2 directions x 4 gates x (64 + 64 + 1) x 64) + Dense 128 -> 2.
+    ("bilstm", {}, 20_000 * 64 + 2 * 4 * (64 + 64 + 1) * 64 + 128 * 2 + 2),
+    # Embedding + Conv1D 3/4/5 x 64 -> 128 filters + Dense 384 -> 2.
+    ("conv1d_classifier", {}, 20_000 * 64 + sum(k * 64 * 128 + 128 for k in (3, 4, 5)) + 3 * 128 * 2 + 2),
+    # Multinomial logistic regression on 20000 n-gram weights; with a hidden layer of 64.
+    ("bag_of_ngrams", {}, 20_000 * 2 + 2),
+    ("bag_of_ngrams", {"depth": 1}, 20_000 * 64 + 64 + 64 * 2 + 2),
+])
+def test_text_classifier_parameter_counts(name, kwargs, expected):
+    assert zoo.build(name, **kwargs).count_params() == expected
+
+
+def test_text_classifiers_match_hand_built_keras_references():
+    """The same layers written out with plain Keras give the same parameter counts."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((None,), dtype="int32")
+    x = layers.Embedding(20_000, 64)(inputs)
+    reference = keras.Model(inputs, layers.Dense(2)(layers.Bidirectional(layers.LSTM(64))(x)))
+    assert zoo.build("bilstm").count_params() == reference.count_params()
+    pooled = [layers.GlobalMaxPooling1D()(layers.Conv1D(128, k)(x)) for k in (3, 4, 5)]
+    reference = keras.Model(inputs, layers.Dense(2)(layers.Concatenate()(pooled)))
+    assert zoo.build("conv1d_classifier").count_params() == reference.count_params()

@@ -52,7 +52,9 @@ def transformer_classifier(vocabulary_size=20_000, sequence_length=200, embeddin
     x = PositionEmbedding(sequence_length, name="position_embedding")(x)
     x = _encode(x, embedding_dim, num_heads, ff_dim, num_blocks, dropout,
                 padding_mask=keras.ops.not_equal(inputs, 0))
-    x = layers.GlobalAveragePooling1D(name="mean_pool")(x)
+    # Mean over the real tokens; an all-padding sequence pools to zeros (not 0/0 = NaN).
+    real = keras.ops.expand_dims(keras.ops.cast(keras.ops.not_equal(inputs, 0), x.dtype), -1)
+    x = keras.ops.sum(x * real, axis=1) / keras.ops.maximum(keras.ops.sum(real, axis=1), 1.0)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = classifier_top(x, classes=classes, classifier_activation=classifier_activation)
     return keras.Model(inputs, outputs, name=name)
