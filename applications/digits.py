@@ -31,9 +31,9 @@ import keras
 import numpy as np
 
 import zoo
-from applications.kit import cli, data, reporting
+from applications.kit import cli, data
 from applications.kit.augmentation import image_augmentation
-from applications.kit.run import Prepared, Serving, Task, build_model, main_for
+from applications.kit.run import ClassificationTask, Prepared, Serving, build_model, main_for
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 
@@ -90,12 +90,11 @@ def load_data(args) -> data.Dataset:
 
 # ----------------------------------------------------------------------- the task
 
-class Digits(Task):
+class Digits(ClassificationTask):
     name = "digits"
     description = "Classify handwritten digits with any image classifier of the zoo."
     defaults = {"epochs": 60, "batch_size": 32, "learning_rate": 2e-3}
     default_model = "vgg"
-    cross_validates = True
     steps_per_execution = 16  # fewer Python round trips per batch: measured faster on 2 cores
 
     @property
@@ -154,15 +153,6 @@ class Digits(Task):
             x = image_augmentation(rotation=args.augment, translation=2 * args.augment,
                                    zoom=2 * args.augment, seed=args.seed)(x)
         return keras.Model(inputs, classifier(x), name=f"digits_{args.model}")
-
-    def loss(self, args):
-        return "sparse_categorical_crossentropy"
-
-    def metrics(self, args):
-        return ["accuracy"]
-
-    def evaluate(self, model, prepared, args, run_dir) -> dict:
-        return reporting.evaluate_classifier(model, *prepared.test, prepared.info["labels"], run_dir)
 
     def serving(self, model, prepared, args) -> Serving:
         image_shape = tuple(prepared.info["image_shape"])

@@ -36,7 +36,7 @@ import numpy as np
 
 import zoo
 from applications.kit import cli, data, reporting
-from applications.kit.run import Prepared, Serving, Task, build_model, run
+from applications.kit.run import ClassificationTask, Prepared, Serving, build_model, run
 
 # The punctuation Keras' default standardisation strips, after HTML tags (IMDB has <br /> in it).
 PUNCTUATION = r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']'
@@ -94,14 +94,13 @@ def load_data(args) -> data.Dataset:
 
 # ----------------------------------------------------------------------- the task
 
-class Sentiment(Task):
+class Sentiment(ClassificationTask):
     name = "sentiment"
     description = ("Classify the sentiment of raw texts with any sequence classifier of the zoo. "
                    "'predict' (first argument) scores texts with a trained model.")
     defaults = {"epochs": 20, "batch_size": 32, "learning_rate": 1e-3}
     aliases = {"transformer": "transformer_classifier", "conv1d": "conv1d_classifier", "bag": "bag_of_ngrams"}
     default_model = "bag_of_ngrams"
-    cross_validates = True
     patience = 4  # a few thousand reviews overfit within a few epochs
 
     @property
@@ -166,15 +165,6 @@ class Sentiment(Task):
         if bag:  # unit length per text, as scikit-learn's TfidfVectorizer: long reviews do not dominate
             x = keras.layers.UnitNormalization(name="l2_normalise")(x)
         return keras.Model(inputs, classifier(x), name=f"sentiment_{args.model}")
-
-    def loss(self, args):
-        return "sparse_categorical_crossentropy"
-
-    def metrics(self, args):
-        return ["accuracy"]
-
-    def evaluate(self, model, prepared, args, run_dir) -> dict:
-        return reporting.evaluate_classifier(model, *prepared.test, prepared.info["labels"], run_dir)
 
     def serving(self, model, prepared, args) -> Serving:
         fn, signature = serving_signature(model, prepared.info["labels"])

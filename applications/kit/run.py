@@ -111,6 +111,25 @@ class Task:
         raise cli.UsageError(f"{self.name} cannot export yet")
 
 
+class ClassificationTask(Task):
+    """A ``Task`` that classifies: ``test`` is ``(x, class ids)`` and ``info["labels"]`` names the classes.
+
+    Gives the loss, accuracy, the test report (per-class scores and the
+    confusion matrix) and ``--cv K``; digits and sentiment derive from it.
+    """
+
+    cross_validates = True
+
+    def loss(self, args):
+        return "sparse_categorical_crossentropy"
+
+    def metrics(self, args):
+        return ["accuracy"]
+
+    def evaluate(self, model, prepared: Prepared, args, run_dir: pathlib.Path) -> dict:
+        return reporting.evaluate_classifier(model, *prepared.test, prepared.info["labels"], run_dir)
+
+
 # ----------------------------------------------------------------- the run
 
 def parse_args(task: Task, argv=None):
