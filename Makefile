@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test test-all benchmark benchmark-zoo zoo-table clean
+.PHONY: run test test-all benchmark benchmark-zoo benchmark-sentiment benchmark-forecasting zoo-table clean
 
 # `make run` installs only what the package needs; `make test` adds the test extra (jax, hypothesis, ...).
 $(VENV)/.installed: pyproject.toml
@@ -21,17 +21,24 @@ $(VENV)/.installed-test: $(VENV)/.installed
 run: $(VENV)/.installed
 	$(PY) -m applications.digits --source embedded
 
+# Two worker processes (pytest-xdist): most tests are small models whose time is Python overhead.
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n 2
 
 test-all: $(VENV)/.installed-test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 benchmark: $(VENV)/.installed
 	$(PY) -m benchmarks.digits
 
 benchmark-zoo: $(VENV)/.installed
 	$(PY) -m benchmarks.zoo
+
+benchmark-sentiment: $(VENV)/.installed
+	$(PY) -m benchmarks.sentiment
+
+benchmark-forecasting: $(VENV)/.installed
+	$(PY) -m benchmarks.forecasting
 
 clean:
 	rm -rf runs .pytest_cache .hypothesis
