@@ -70,20 +70,20 @@ def split_fractions(text: str) -> tuple[float, float, float]:
 
 # ------------------------------------------------------------------------ data
 
-def load_co2() -> data.Series:
-    """The weekly Mauna Loa CO2 concentration, 1958-2001 (ppm), from statsmodels' datasets."""
+def load_co2(max_gap: int) -> data.Series:
+    """The weekly Mauna Loa CO2 concentration, 1958-2001 (ppm), from statsmodels' datasets (longest gap: 18 weeks)."""
     import statsmodels.api as sm
 
     frame = sm.datasets.co2.load_pandas().data
     return data.series_from_frame(frame.rename_axis("date").reset_index(), time_column="date",
-                                  source="Mauna Loa weekly CO2, 1958-2001 (statsmodels)", max_gap=24)
+                                  source="Mauna Loa weekly CO2, 1958-2001 (statsmodels)", max_gap=max_gap)
 
 
 def load_series(args) -> data.Series:
     if args.data:
         return data.load_series(args.data, sep=args.sep, time_column=args.time_column, targets=args.targets,
                                 features=args.features, categorical=args.categorical, max_gap=args.max_gap)
-    return load_co2()
+    return load_co2(args.max_gap)
 
 
 def detect_season(series: np.ndarray, max_lag: int) -> int | None:
@@ -191,9 +191,10 @@ class Forecasting(Task):
                             help=f"training-only augmentations: {', '.join(TIME_SERIES_AUGMENTATIONS)}")
 
     def check_arguments(self, args):
-        for item in args.augment:
-            if item.partition("=")[0] not in TIME_SERIES_AUGMENTATIONS:
-                raise cli.UsageError(f"--augment {item}: choose from {', '.join(TIME_SERIES_AUGMENTATIONS)}")
+        try:  # the kit checks the names and the strengths
+            time_series_augmentation(args.augment)
+        except ValueError as err:
+            raise cli.UsageError(f"--augment: {err}") from None
 
     def load(self, args) -> Prepared:
         series = load_series(args)

@@ -126,8 +126,6 @@ class Sentiment(ClassificationTask):
     def load(self, args) -> Prepared:
         dataset = load_data(args)
         texts, labels = np.asarray(dataset.x, dtype=object), np.asarray(dataset.y)
-        if len(texts) == 0:
-            raise data.DataError("the data set has no texts")
         data.check_labels(labels, min_per_class=3)
         data.check_split(labels, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction)
         ids, values = data.encode_labels(labels)

@@ -209,6 +209,8 @@ SERIES = "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(200))
     (SERIES, ["--lookback", "0"], "must be 1 or more"),
     (SERIES, ["--split", "0.7,0.2"], "three positive fractions"),
     (SERIES, ["--augment", "wobble"], "choose from jitter"),
+    (SERIES, ["--augment", "jitter=2"], "Jitter strength=2.0 is invalid"),
+    (SERIES, ["--augment", "jitter=lots"], "the strength must be a number"),
 ])
 def test_bad_input_is_a_one_line_error(content, options, message, tmp_path, capsys):
     from applications.forecasting import main

@@ -169,7 +169,7 @@ def test_cross_validation_folds_match_scikit_learn(tmp_path, monkeypatch):
         return None, type("Result", (), {"history": [0]})(), {"test_accuracy": 0.5}
 
     monkeypatch.setattr(kit_run, "fit", fake_fit)
-    kit_run.cross_validate(task, args, task.load(args), folds=3)
+    kit_run.cross_validate(task, args, task.load(args), kit_run.optimiser_settings(args), folds=3)
     expected = StratifiedKFold(3, shuffle=True, random_state=42).split(texts, labels)
     for fold, (_, held_out) in zip(folds, expected, strict=True):
         assert sorted(fold.test[0]) == sorted(texts[held_out])

@@ -242,18 +242,21 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
     for option, names in (("--targets", targets), ("--features", features)):
         for column in names:
             pick_column(frame, column, option, path=source)
+
+    def example(column):
+        values = frame[column].dropna()
+        return values.iloc[0] if len(values) else "nothing"
+
     for column in targets:
         if column in categorical or not pd.api.types.is_numeric_dtype(frame[column]):
-            example = frame[column].dropna().iloc[0] if frame[column].notna().any() else "nothing"
-            raise DataError(f"target column {column!r} is not numeric (values such as {example!r}); "
+            raise DataError(f"target column {column!r} is not numeric (values such as {example(column)!r}); "
                             "forecast numeric columns only (--targets)")
     if not targets:
         raise DataError(f"{source} has no numeric column to forecast; pass --targets")
     inputs = targets + [c for c in features if c not in targets]
     for column in inputs:
         if column not in categorical and not pd.api.types.is_numeric_dtype(frame[column]):
-            example = frame[column].dropna().iloc[0] if frame[column].notna().any() else ""
-            raise DataError(f"column {column!r} is not numeric (values such as {example!r}); list it in "
+            raise DataError(f"column {column!r} is not numeric (values such as {example(column)!r}); list it in "
                             "--categorical to one-hot encode it, or leave it out with --features")
     table = frame[[c for c in inputs if c not in categorical]]
     encoded = [pd.get_dummies(frame[c], prefix=c, prefix_sep="=", dtype="float32")

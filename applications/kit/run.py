@@ -45,6 +45,11 @@ from applications.kit.optimisation import OptimiserSettings, learning_rate_per_s
 NOT_IN_KEY = ("output", "export", "export_dir", "tensorboard", "verbose")
 
 
+def training_arguments(args) -> dict:
+    """The arguments that decide what is trained: the backup key, and recorded in metrics and exports."""
+    return {k: v for k, v in sorted(vars(args).items()) if k not in NOT_IN_KEY}
+
+
 @dataclass
 class Prepared:
     """What ``Task.load`` returns: the arrays to train on and what the task needs later."""
@@ -191,8 +196,7 @@ def run_folders(args, task: Task, fingerprint: str) -> tuple[pathlib.Path, pathl
     on the same data resumes in the same run folder; changed data or another
     package version starts afresh, and says so.
     """
-    settings = {k: v for k, v in sorted(vars(args).items()) if k not in NOT_IN_KEY}
-    key = hashlib.sha1(json.dumps(settings, default=str).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps(training_arguments(args), default=str).encode()).hexdigest()[:12]
     base = pathlib.Path(args.output) / task.name
     backup_dir = base / "backup" / key
     record = backup_dir / "run.json"
@@ -250,12 +254,12 @@ def run(task: Task, argv=None) -> int:
     prepared = task.load(args)
     print(f"Data: {prepared.source}")
     if getattr(args, "cv", None):
-        cross_validate(task, args, prepared, folds=args.cv)
+        cross_validate(task, args, prepared, optimiser, folds=args.cv)
         return 0
     run_dir, backup_dir = run_folders(args, task, _fingerprint(prepared))
     model, result, metrics = fit(task, args, prepared, optimiser, run_dir, backup_dir)
 
-    settings = {k: v for k, v in vars(args).items() if k not in NOT_IN_KEY}
+    settings = training_arguments(args)
     metrics.update({
         "data_source": prepared.source,
         **prepared.info,
@@ -272,9 +276,8 @@ def run(task: Task, argv=None) -> int:
     model.save(run_dir / "model.keras")  # the evaluated model (best weights restored)
     reporting.write_json(run_dir / "metrics.json", metrics)
     reporting.plot_learning_curves(result.history, run_dir / "learning_curves.png")
-    steps = -(-len(prepared.train[0]) // args.batch_size)
-    steps_run, rates = learning_rate_per_step(model.optimizer, result.history, steps, optimiser)
-    reporting.plot_learning_rate(steps_run, rates, steps, run_dir / "learning_rate.png")
+    steps_run, rates = learning_rate_per_step(model.optimizer, result.history, result.steps_per_epoch, optimiser)
+    reporting.plot_learning_rate(steps_run, rates, result.steps_per_epoch, run_dir / "learning_rate.png")
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                         if k.startswith("test_") and isinstance(v, float))
     print(f"Test: {summary or 'no test metrics'} ({len(result.history)} epochs, "
@@ -295,7 +298,8 @@ def run(task: Task, argv=None) -> int:
     return 0
 
 
-def cross_validate(task: Task, args, prepared: Prepared, *, folds: int) -> pd.DataFrame:
+def cross_validate(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, *,
+                   folds: int) -> pd.DataFrame:
     """Stratified K-fold cross-validation of ``task`` on all of ``prepared``'s labelled examples.
 
     The train, validation and test parts are pooled and split into ``folds``
@@ -324,7 +328,6 @@ def cross_validate(task: Task, args, prepared: Prepared, *, folds: int) -> pd.Da
     if counts.min() < folds:
         raise cli.UsageError(f"--cv {folds}: the smallest class has {counts.min()} examples; "
                              f"each fold needs one: use --cv {max(2, counts.min())} or fewer")
-    optimiser = optimiser_settings(args)
     run_dir, backup_dir = run_folders(args, task, data.fingerprint(x, y))
     validation_fraction = getattr(args, "validation_fraction", 0.1)
     rows = []
@@ -355,7 +358,7 @@ def cross_validate(task: Task, args, prepared: Prepared, *, folds: int) -> pd.Da
     reporting.write_json(run_dir / "metrics.json", {
         "folds": folds, **summary, "data_source": prepared.source, **prepared.info,
         "model": getattr(args, "model", None),
-        "arguments": {k: v for k, v in vars(args).items() if k not in NOT_IN_KEY}})
+        "arguments": training_arguments(args)})
     print(f"Cross-validation, {folds} stratified folds: " + ", ".join(
         f"{name} {table[name].mean():.4f} +- {table[name].std():.4f}"
         for name in table.columns if name.startswith("test_")))

@@ -72,6 +72,7 @@ class TrainResult:
     resumed_from_epoch: int
     seconds: float
     monitor: str
+    steps_per_epoch: int
 
 
 def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, run_dir, backup_dir,
@@ -131,7 +132,8 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
               shuffle=False, verbose=verbose)
     seconds = time.perf_counter() - start
     history = pd.read_csv(pathlib.Path(run_dir) / "history.csv")
-    return TrainResult(history=history, resumed_from_epoch=resumed_from, seconds=seconds, monitor=monitor)
+    return TrainResult(history=history, resumed_from_epoch=resumed_from, seconds=seconds, monitor=monitor,
+                       steps_per_epoch=steps_per_epoch)
 
 
 def _truncate_history(path: pathlib.Path, epochs: int) -> None:
