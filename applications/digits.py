@@ -5,8 +5,9 @@
     python -m applications.digits --data ../shared/data/mnist --epochs 20 --export
     python -m applications.digits --model resnet18 --model-arg small_inputs=True --source embedded
 
-Data, in order: ``--data`` (a folder of MNIST IDX files, or an NPZ with ``x``
-and ``y``); MNIST from tensorflow-datasets or ``keras.datasets`` when it is
+Data, in order (the kit's image sources, ``kit.images``): ``--data`` (a
+folder of MNIST IDX files, an NPZ with ``x`` and ``y``, or a folder of
+PNG/JPEG images with one subfolder per class); MNIST from tensorflow-datasets or ``keras.datasets`` when it is
 cached or the internet answers; else the 1,797 real 8x8 digits that ship
 inside scikit-learn. The run prints which one it used. Labels may be any
 values (1..10 work): they are mapped to class ids and the mapping recorded.
@@ -31,12 +32,9 @@ import keras
 import numpy as np
 
 import zoo
-from applications.kit import cli, data
+from applications.kit import cli, data, images
 from applications.kit.augmentation import image_augmentation
 from applications.kit.run import ClassificationTask, Prepared, Serving, build_model, main_for
-
-DIGIT_NAMES = [str(d) for d in range(10)]
-
 
 def image_classifiers() -> list[str]:
     """Registered models that take an image (or a vector it can flatten) and ``classes``."""
@@ -44,48 +42,6 @@ def image_classifiers() -> list[str]:
             if zoo.entry(name).task in ("image_classification", "classification")
             and zoo.entry(name).input_kind in ("image", "vector")
             and {"input_shape", "classes"} <= set(zoo.entry(name).arguments)]
-
-
-# ------------------------------------------------------------------------ data
-
-def load_mnist():
-    """MNIST (70k 28x28) from tensorflow-datasets or keras.datasets, or None when unreachable."""
-    arrays = data.load_tfds("mnist")
-    if arrays is not None:
-        return data.Dataset(arrays[0][..., 0], arrays[1], "MNIST via tensorflow-datasets", DIGIT_NAMES)
-    try:
-        # Uses ~/.keras/datasets/mnist.npz if present; offline it fails in milliseconds.
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    except Exception:
-        return None
-    return data.Dataset(np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test]),
-                        "MNIST via keras.datasets", DIGIT_NAMES)
-
-
-def load_embedded():
-    """scikit-learn's 1,797 handwritten digits: real 8x8 scans with 17 grey levels, shipped offline."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = np.round(digits.images * (255 / 16)).astype(np.uint8)
-    return data.Dataset(images, digits.target, "embedded scikit-learn digits (8x8, 1,797 images)",
-                        DIGIT_NAMES)
-
-
-def load_data(args) -> data.Dataset:
-    if args.data:
-        x, y, source = data.load_path(args.data)
-        return data.Dataset(x, y, source)
-    if args.source in ("auto", "mnist"):
-        mnist = load_mnist()
-        if mnist is not None:
-            return mnist
-        if args.source == "mnist":
-            raise cli.UsageError("MNIST is not cached and cannot be downloaded (offline?); "
-                                 "pass --data with MNIST's IDX files, or --source embedded")
-        print("MNIST is not cached and cannot be downloaded: falling back to the embedded digits")
-    return load_embedded()
-
 
 
 # ----------------------------------------------------------------------- the task
@@ -102,16 +58,12 @@ class Digits(ClassificationTask):
         return image_classifiers()
 
     def add_arguments(self, parser):
-        parser.add_argument("--data", help="folder of MNIST IDX files, or an .npz with x and y")
-        parser.add_argument("--source", choices=("auto", "mnist", "embedded"), default="auto",
-                            help="without --data: 'mnist' (tensorflow-datasets, then keras.datasets), "
-                                 "'embedded' (scikit-learn's 8x8 digits), or 'auto' (mnist, falling "
-                                 "back to embedded)")
+        images.add_image_options(parser, resize_help=(
+            "resize the images inside the model (e.g. 32 for a ResNet's full stem); a folder of image "
+            "files is resized as it is read"))
         parser.add_argument("--test-fraction", type=cli.fraction, default=0.2)
         parser.add_argument("--validation-fraction", type=cli.fraction, default=0.1,
                             help="taken from what remains after the test part")
-        parser.add_argument("--resize", type=cli.image_size, metavar="H[xW]",
-                            help="resize the images inside the model (e.g. 32 for a ResNet's full stem)")
         parser.add_argument("--augment", type=float, default=0.0,
                             help="augmentation strength: rotation as a fraction of a turn; shifts and "
                                  "zooms twice that; 0 (default) turns it off: on the 8x8 digits 0.05 cost "
@@ -122,8 +74,9 @@ class Digits(ClassificationTask):
             raise cli.UsageError(f"--augment must be in [0, 0.5), got {args.augment}")
 
     def load(self, args) -> Prepared:
-        dataset = load_data(args)
-        x, y = data.as_images(dataset.x), np.asarray(dataset.y)
+        dataset = images.load_images(args.data, args.source, args.resize, need_labels=True,
+                                     resize_arrays=False)
+        x, y = dataset.x, np.asarray(dataset.y)
         data.check_classification_data(x, y, min_per_class=3)
         data.check_split(y, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction)
         ids, values = data.encode_labels(y)

@@ -58,7 +58,7 @@ def test_export_matches_keras_model_in_a_fresh_process(embedded_run):
     # The Keras model's class ids on the test split, loaded in safe mode.
     import keras
 
-    from applications.digits import load_embedded
+    from applications.kit.images import load_embedded
     from applications.kit import data
 
     embedded = load_embedded()

@@ -95,10 +95,12 @@ def load_idx_pair(image_file) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def load_npz(path, x_key="x", y_key="y") -> tuple[np.ndarray, np.ndarray]:
-    """Arrays ``x`` and ``y`` from an ``.npz`` file."""
+def load_npz(path, x_key="x", y_key="y", labels_optional=False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Arrays ``x`` and ``y`` from an ``.npz`` file (``y`` None if absent and ``labels_optional``)."""
     try:
         with np.load(path, allow_pickle=False) as archive:
+            if labels_optional and x_key in archive.files and y_key not in archive.files:
+                return archive[x_key], None
             missing = [k for k in (x_key, y_key) if k not in archive.files]
             if missing:
                 raise DataError(
@@ -112,8 +114,11 @@ def load_npz(path, x_key="x", y_key="y") -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"cannot read {path} as NPZ ({type(err).__name__}: {err}); re-create it with np.savez") from None
 
 
-def load_path(path) -> tuple[np.ndarray, np.ndarray, str]:
-    """A user-given ``--data`` path: an NPZ file, one IDX image file, or a folder of IDX files."""
+def load_path(path, labels_optional=False) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """A user-given ``--data`` path: an NPZ file, one IDX image file, or a folder of IDX files.
+
+    ``labels_optional``: an NPZ without ``y`` gives ``y=None`` (autoencoders, GANs).
+    """
     path = pathlib.Path(path)
     if not path.exists():
         raise DataError(f"--data {path}: no such file or folder; check the path")
@@ -121,7 +126,7 @@ def load_path(path) -> tuple[np.ndarray, np.ndarray, str]:
         x, y = load_idx_folder(path)
         return x, y, f"IDX files in {path}"
     if path.suffix == ".npz":
-        x, y = load_npz(path)
+        x, y = load_npz(path, labels_optional=labels_optional)
         return x, y, f"NPZ file {path}"
     if "-images-idx" in path.name:
         x, y = load_idx_pair(path)

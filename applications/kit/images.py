@@ -1,0 +1,176 @@
+"""Image sources shared by the digits, compression and generation applications.
+
+``load_images(data=..., source=..., resize=...)`` returns a ``data.Dataset`` of
+raw ``uint8`` images ``[N, H, W, C]`` (C = 1 grey or 3 colour) and labels,
+from the first source that answers:
+
+1. ``--data``: a folder of MNIST IDX files, an ``.npz`` with ``x`` (and ``y``),
+   or a folder of PNG/JPEG images read with Pillow (class subfolders give the
+   labels, as in ``keras.utils.image_dataset_from_directory``; images directly
+   in the folder are unlabelled);
+2. MNIST through tensorflow-datasets, then ``keras.datasets`` (when cached or
+   the internet answers; offline this falls back in about a second);
+3. the 1,797 real 8x8 digits embedded in scikit-learn.
+
+``resize=(H, W)`` resizes every image as it is read (Pillow for files,
+antialiased ``tf.image.resize`` for arrays); a folder of mixed sizes needs it.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+from applications.kit import cli
+from applications.kit.data import Dataset, DataError, as_images, load_path, load_tfds
+
+DIGIT_NAMES = [str(d) for d in range(10)]
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+SOURCES = ("auto", "mnist", "embedded")
+
+
+def add_image_options(parser, *, resize_help: str) -> None:
+    """``--data``, ``--source`` and ``--resize``: the same on every image application."""
+    parser.add_argument("--data", help="a folder of MNIST IDX files, an .npz with x (and y), or a folder of "
+                                       "PNG/JPEG images (class subfolders give labels)")
+    parser.add_argument("--source", choices=SOURCES, default="auto",
+                        help="without --data: 'mnist' (tensorflow-datasets, then keras.datasets), 'embedded' "
+                             "(scikit-learn's 8x8 digits), or 'auto' (mnist, falling back to embedded)")
+    parser.add_argument("--resize", type=cli.image_size, metavar="H[xW]", help=resize_help)
+
+
+def load_mnist() -> Dataset | None:
+    """MNIST (70k 28x28) from tensorflow-datasets or keras.datasets, or None when unreachable."""
+    arrays = load_tfds("mnist")
+    if arrays is not None:
+        return Dataset(arrays[0], arrays[1], "MNIST via tensorflow-datasets", DIGIT_NAMES)
+    try:
+        import keras
+
+        # Uses ~/.keras/datasets/mnist.npz if present; offline it fails in milliseconds.
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception:
+        return None
+    return Dataset(np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test]),
+                   "MNIST via keras.datasets", DIGIT_NAMES)
+
+
+def load_embedded() -> Dataset:
+    """scikit-learn's 1,797 handwritten digits: real 8x8 scans with 17 grey levels, shipped offline."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.round(digits.images * (255 / 16)).astype(np.uint8)
+    return Dataset(images, digits.target, "embedded scikit-learn digits (8x8, 1,797 images)", DIGIT_NAMES)
+
+
+def load_image_folder(folder, resize: tuple[int, int] | None = None) -> Dataset:
+    """PNG/JPEG files read with Pillow: ``[N, H, W, 1]`` if every image is grey, else ``[N, H, W, 3]``.
+
+    Images in class subfolders (``folder/cat/1.png``) are labelled by the
+    subfolder's name; images directly in ``folder`` are unlabelled (``y`` is
+    None). Mixed sizes need ``resize``; any other file is an error naming it.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    folder = pathlib.Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise DataError(f"--data {folder} is an empty folder; put PNG/JPEG images (or MNIST IDX files) in it")
+    others = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if others:
+        raise DataError(f"--data {folder}: {others[0].relative_to(folder)} is not a PNG or JPEG image; "
+                        f"remove it (or the {len(others)} such files) from the folder")
+    classes = {p.parent.relative_to(folder).as_posix() for p in files}
+    if len(classes) > 1 and "." in classes:
+        raise DataError(f"--data {folder} mixes images in the folder itself with class subfolders; "
+                        "put every image in a class subfolder, or none")
+    images, sizes = [], {}
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                image.load()
+                colour = image.mode not in ("1", "L", "LA", "I", "I;16", "F") and not _is_grey(image)
+                image = image.convert("RGB" if colour else "L")
+        except (UnidentifiedImageError, OSError) as err:
+            raise DataError(f"--data {folder}: cannot read {path.relative_to(folder)} as an image "
+                            f"({err}); remove or replace it") from None
+        if resize:
+            image = image.resize((resize[1], resize[0]), Image.Resampling.LANCZOS)
+        sizes.setdefault(image.size, path)
+        images.append(image)
+    if len(sizes) > 1:
+        (w1, h1), first = next(iter(sizes.items()))
+        (w2, h2), second = list(sizes.items())[1]
+        raise DataError(f"--data {folder}: images have mixed sizes ({first.name} is {h1}x{w1}, {second.name} "
+                        f"is {h2}x{w2}); pass --resize H[xW] to resize them as they are read")
+    colour = any(image.mode == "RGB" for image in images)
+    x = np.stack([np.asarray(image.convert("RGB") if colour else image, dtype=np.uint8) for image in images])
+    x = x if colour else x[..., np.newaxis]
+    if classes == {"."}:
+        y, labels = None, []
+    else:
+        labels = sorted(classes)
+        y = np.array([labels.index(p.parent.relative_to(folder).as_posix()) for p in files])
+    height, width = x.shape[1:3]
+    return Dataset(x, y, f"{len(x)} {'colour' if colour else 'grey'} images ({height}x{width}) in {folder}", labels)
+
+
+def _is_grey(image) -> bool:
+    """A colour-mode image whose channels are all equal (a grey scan saved as RGB)."""
+    if image.mode not in ("RGB", "RGBA", "P"):
+        return False
+    channels = np.asarray(image.convert("RGB"), dtype=np.int16)
+    return bool((channels[..., 0] == channels[..., 1]).all() and (channels[..., 1] == channels[..., 2]).all())
+
+
+def resize_images(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``uint8 [N, H, W, C]`` -> ``uint8 [N, *size, C]`` (antialiased bilinear, rounded)."""
+    import tensorflow as tf
+
+    if tuple(x.shape[1:3]) == tuple(size):
+        return x
+    resized = tf.image.resize(tf.constant(x, tf.float32), size, antialias=True).numpy()
+    return np.clip(np.round(resized), 0, 255).astype(np.uint8)
+
+
+def load_images(data=None, source: str = "auto", resize=None, *, need_labels=False,
+                resize_arrays=True) -> Dataset:
+    """Raw ``uint8`` images ``[N, H, W, C]`` from ``--data``, else MNIST, else the embedded digits.
+
+    ``resize`` applies to a folder of image files as they are read, and to
+    arrays (IDX, NPZ, MNIST, embedded) unless ``resize_arrays=False`` (digits
+    resizes inside its model, so its export takes images at their own size).
+    """
+    if data:
+        path = pathlib.Path(data)
+        if path.is_dir() and not any(path.glob("*-images-idx3-ubyte*")):
+            dataset = load_image_folder(path, resize)
+        else:
+            x, y, description = load_path(path, labels_optional=not need_labels)
+            dataset = Dataset(x, y, description)
+    elif source in ("auto", "mnist"):
+        dataset = load_mnist()
+        if dataset is None:
+            if source == "mnist":
+                raise cli.UsageError("MNIST is not cached and cannot be downloaded (offline?); "
+                                     "pass --data with MNIST's IDX files, or --source embedded")
+            print("MNIST is not cached and cannot be downloaded: falling back to the embedded digits")
+            dataset = load_embedded()
+    else:
+        dataset = load_embedded()
+    x = as_images(np.asarray(dataset.x))
+    if x.dtype != np.uint8:
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
+            raise DataError(f"images contain NaN or infinite values in {bad} images; clean or drop them first")
+        if not np.array_equal(x, np.round(x)):
+            raise DataError(f"images have dtype {x.dtype} with fractional values; give whole pixel values "
+                            "0-255 (uint8)")
+        x = x.astype(np.uint8)
+    if resize and resize_arrays:
+        x = resize_images(x, resize)
+    if need_labels and dataset.y is None:
+        raise DataError(f"{dataset.source} has no labels; put the images in one subfolder per class")
+    return Dataset(x, dataset.y, dataset.source, dataset.labels)
