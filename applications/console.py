@@ -27,3 +27,17 @@ def forecast():
     from applications.forecasting import cli_main
 
     cli_main()
+
+
+def compress():
+    quiet_tensorflow()
+    from applications.compression import cli_main
+
+    cli_main()
+
+
+def generate():
+    quiet_tensorflow()
+    from applications.generation import cli_main
+
+    cli_main()

@@ -70,6 +70,8 @@ class Serving:
     fn: object
     input_signature: list
     metadata: dict
+    name: str | None = None           # exported as <export dir>/<name>/<version>; default: the task's name
+    track: object = None              # the model whose variables it uses; default: the trained model
 
 
 class Task:
@@ -112,7 +114,8 @@ class Task:
         """Test metrics (and the task's own plots in ``run_dir``)."""
         return {}
 
-    def serving(self, model, prepared: Prepared, args) -> Serving:
+    def serving(self, model, prepared: Prepared, args) -> Serving | list[Serving]:
+        """The exported signature (several: one SavedModel each, e.g. an encoder and a decoder)."""
         raise cli.UsageError(f"{self.name} cannot export yet")
 
 
@@ -284,16 +287,17 @@ def run(task: Task, argv=None) -> int:
           f"{result.seconds:.1f} s training)")
 
     if args.export:
-        serving = task.serving(model, prepared, args)
-        path = export_saved_model(model, task.name, serving_fn=serving.fn,
-                                  input_signature=serving.input_signature, root=args.export_dir,
-                                  metadata={**serving.metadata, **prepared.info,
-                                            "metrics": {k: v for k, v in metrics.items()
-                                                        if k.startswith("test_")},
-                                            "precision_policy": precision,
-                                            "data_source": prepared.source,
-                                            "training_arguments": settings})
-        print(f"Exported SavedModel to {path}")
+        servings = task.serving(model, prepared, args)
+        for serving in servings if isinstance(servings, list) else [servings]:
+            path = export_saved_model(serving.track or model, serving.name or task.name, serving_fn=serving.fn,
+                                      input_signature=serving.input_signature, root=args.export_dir,
+                                      metadata={**serving.metadata, **prepared.info,
+                                                "metrics": {k: v for k, v in metrics.items()
+                                                            if k.startswith("test_") and not isinstance(v, dict)},
+                                                "precision_policy": precision,
+                                                "data_source": prepared.source,
+                                                "training_arguments": settings})
+            print(f"Exported SavedModel to {path}")
     print(f"Wrote {run_dir}")
     return 0
 
