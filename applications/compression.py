@@ -367,7 +367,7 @@ def evaluate_codec(model, x_train, x_test, *, bits, denoise=0.0, seed=0, run_dir
                            "denoised": cleaned[:10], **dict(list(reconstructions.items())[1:])}
     print_comparison(results, metrics)
     if run_dir is not None:
-        plot_grid(reconstructions, pathlib.Path(run_dir) / "reconstructions.png")
+        reporting.plot_image_rows(reconstructions, pathlib.Path(run_dir) / "reconstructions.png")
         curves = rate_distortion(x_train, x_test, bits)
         plot_rate_distortion({f"this autoencoder": [(size, results["autoencoder"]["mse"])], **curves},
                              pathlib.Path(run_dir) / "rate_distortion.png")
@@ -391,25 +391,6 @@ def print_comparison(results, metrics) -> None:
     if "test_psnr_denoised" in metrics:
         print(f"Denoising: PSNR {metrics['test_psnr_noisy_input']:.2f} dB noisy -> "
               f"{metrics['test_psnr_denoised']:.2f} dB decoded")
-
-
-def plot_grid(rows: dict, path) -> None:
-    """One row of images per entry of ``rows`` (uint8 ``[n, H, W, C]``), titled by its key."""
-    import matplotlib.pyplot as plt
-
-    count = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(len(rows), count, figsize=(count * 0.9, len(rows) * 1.0), squeeze=False)
-    for r, (title, row) in enumerate(rows.items()):
-        for c in range(count):
-            ax = axes[r][c]
-            ax.axis("off")
-            if c < len(row):
-                image = row[c]
-                ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
-        axes[r][0].set_title(title, fontsize=8, loc="left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
 
 
 def plot_rate_distortion(curves: dict, path) -> None:

@@ -115,3 +115,20 @@ def plot_confusion_matrix(matrix, labels, path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_image_rows(rows: dict, path) -> None:
+    """One row of images per entry of ``rows`` (uint8 ``[n, H, W, C]``), titled by its key."""
+    count = max(len(v) for v in rows.values())
+    fig, axes = plt.subplots(len(rows), count, figsize=(count * 0.9, len(rows) * 1.0), squeeze=False)
+    for r, (title, row) in enumerate(rows.items()):
+        for c in range(count):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c < len(row):
+                image = row[c]
+                ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
+        axes[r][0].set_title(title, fontsize=8, loc="left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

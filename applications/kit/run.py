@@ -110,6 +110,10 @@ class Task:
     def compile(self, model, args, new_optimizer) -> None:
         """Compile a model that compiles itself (a GAN: ``new_optimizer()`` once per part); else nothing."""
 
+    def callbacks(self, model, prepared: Prepared, args, run_dir: pathlib.Path) -> list:
+        """The task's own Keras callbacks (e.g. a grid of samples each epoch), run before the kit's."""
+        return []
+
     def evaluate(self, model, prepared: Prepared, args, run_dir: pathlib.Path) -> dict:
         """Test metrics (and the task's own plots in ``run_dir``)."""
         return {}
@@ -237,7 +241,8 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
         model, train_data, validation_data, epochs=args.epochs, run_dir=run_dir, backup_dir=backup_dir,
         loss=task.loss(args), metrics=task.metrics(args), optimiser=optimiser, steps_per_epoch=steps,
         monitor=task.monitor, mode=task.mode, patience=task.patience,
-        steps_per_execution=task.steps_per_execution, tensorboard=args.tensorboard, verbose=args.verbose)
+        steps_per_execution=task.steps_per_execution, callbacks=task.callbacks(model, prepared, args, run_dir),
+        tensorboard=args.tensorboard, verbose=args.verbose)
     return model, result, task.evaluate(model, prepared, args, run_dir)
 
 

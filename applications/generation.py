@@ -1,0 +1,486 @@
+"""GAN image generation, with a quality number: a classifier FID and class coverage.
+
+    kerazoo-generate train --data ../shared/data/mnist                     # DCGAN
+    kerazoo-generate train --data ../shared/data/mnist --model wgan_gp --conditional --export
+    kerazoo-generate train --data ../shared/data/mnist --model vae --learning-rate 1e-3
+    kerazoo-generate sample --from runs/generation/<stamp> --count 64 --seed 1 --label 3 --output samples/
+    kerazoo-generate evaluate --from runs/generation/<gan stamp> --compare runs/generation/<vae stamp>
+
+``train`` fits a DCGAN (default), a WGAN-GP, either class-conditional
+(``--conditional``), or the zoo's VAE for comparison, on the kit's image
+sources (``--data`` IDX / NPZ / image folder, else MNIST, else the embedded
+digits), split at random into train / test (``--test-fraction``). Each epoch it
+saves a grid of samples from fixed noise (``samples/epoch_NNN.png``; an
+animated ``samples.gif`` of them at the end) and logs the generator and
+discriminator losses (``g_loss``, ``d_loss``) to ``history.csv`` through the
+kit's callbacks. A GAN's losses say little about its images, so a GAN trains
+its full ``--epochs`` (no early stopping; the rate is constant unless
+``--schedule`` says otherwise).
+
+Quality, when the images have labels: a digit classifier trained by the
+digits application on the same training images (``--classifier-epochs``,
+cached per data set) gives
+
+- the classifier FID: the Fréchet distance between Gaussians fitted to the
+  classifier's penultimate-layer features of generated images and of half of
+  the held-out real images (``N`` = up to 1,000 each), and
+- class coverage: the share of each class among ``N`` generated images, as the
+  classifier sees them; a class outside 0.5x-1.5x of uniform is reported, and
+  training warns of mode collapse when that happens at its last epoch.
+
+``evaluate`` compares, in one run and on the same reference images: (a) the
+other half of the held-out real images (the floor), (b) this model, (c) the
+runs given with ``--compare`` (e.g. the VAE), (d) the same architecture
+untrained (the ceiling); for a conditional model also the share of samples the
+classifier assigns to the class they were asked for.
+"""
+
+from __future__ import annotations
+
+if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
+    from zoo.startup import quiet_tensorflow
+
+    quiet_tensorflow()
+
+import argparse
+import json
+import pathlib
+import sys
+
+import keras
+import numpy as np
+
+import zoo
+from applications.kit import cli, data, images, reporting
+from applications.kit.run import Prepared, Serving, Task, build_model, run
+from zoo.gan import DEFAULT_ADAM
+from zoo.vae import VAE
+
+COVERAGE_BAND = (0.5, 1.5)  # each class's share of the samples, as a multiple of uniform
+GRID = 8                    # samples per side of the per-epoch grid
+
+
+class Generation(Task):
+    name = "generation"
+    description = "Train a GAN (or a VAE) to generate images; sample it; measure a classifier FID and coverage."
+    defaults = {"epochs": 30, "batch_size": 64, "learning_rate": 2e-4, "schedule": "constant"}
+    models = ["dcgan", "wgan_gp", "vae"]
+    aliases = {"gan": "dcgan", "wgan": "wgan_gp"}
+    default_model = "dcgan"
+
+    def add_arguments(self, parser):
+        images.add_image_options(parser, resize_help="resize the images as they are read (height and width "
+                                                     "must be divisible by 4 for the default models)")
+        parser.add_argument("--latent-dim", type=cli.positive_int, default=32,
+                            help="size of the noise (GAN) or code (VAE) (default: 32)")
+        parser.add_argument("--conditional", action="store_true",
+                            help="class-conditional GAN: the generator and discriminator also take the label")
+        parser.add_argument("--test-fraction", type=cli.fraction, default=0.2,
+                            help="held-out real images: the reference and the floor of the FID")
+        parser.add_argument("--classifier-epochs", type=cli.positive_int, default=30,
+                            help="epochs of the digits application's classifier used for FID and coverage")
+        parser.add_argument("--samples", type=cli.positive_int, default=1000,
+                            help="generated images per FID / coverage measurement (default: 1000)")
+
+    def check_arguments(self, args):
+        if args.conditional and args.model == "vae":
+            raise cli.UsageError("--conditional applies to the GANs; the VAE here is unconditional")
+        gan = args.model != "vae"
+        # A GAN logs no validation loss, and its losses do not track image quality: train every epoch.
+        self.monitor, self.patience = ("g_loss", args.epochs + 1) if gan else (None, 15)
+        self.adam_betas = {k: v for k, v in DEFAULT_ADAM.get(_loss(args.model), {}).items() if k != "learning_rate"}
+
+    def load(self, args) -> Prepared:
+        dataset = images.load_images(args.data, args.source, args.resize, need_labels=args.conditional)
+        x, y = dataset.x, dataset.y
+        labels = dataset.labels
+        if y is not None:
+            y, values = data.encode_labels(np.asarray(y))
+            labels = labels if labels and values == [str(i) for i in range(len(values))] else values
+        order = np.random.default_rng(args.seed).permutation(len(x))
+        n_test = int(round(args.test_fraction * len(x)))
+        if len(x) - n_test < args.batch_size or n_test < 20:
+            raise data.DataError(f"{len(x)} images are too few: give at least {args.batch_size + 20} "
+                                 "(a batch to train on and 20 held out)")
+        test, train = order[:n_test], order[n_test:]
+        print(f"{len(x)} images of {x.shape[1]}x{x.shape[2]}x{x.shape[3]}; {len(train)} train / {len(test)} "
+              f"held out (random, seed {args.seed})")
+        y_train = None if y is None else y[train]
+        target = (x[train].astype("float32") / 255) if args.model == "vae" else to_unit_range(x[train])
+        return Prepared(train=(target, y_train if args.conditional else None), validation=None,
+                        test=(x[test], None if y is None else y[test]), source=dataset.source,
+                        info={"image_shape": list(x.shape[1:]), "labels": labels,
+                              "split": {"train": len(train), "test": len(test)}},
+                        pool=(x[train], y_train))
+
+    def build(self, args, prepared) -> keras.Model:
+        shape = tuple(prepared.info["image_shape"])
+        extra = {"classes": len(prepared.info["labels"])} if args.conditional else {}
+        return build_model(args, hint=divisible_hint, input_shape=shape, latent_dim=args.latent_dim,
+                           seed=args.seed, **extra)
+
+    def compile(self, model, args, new_optimizer):
+        if args.model == "vae":
+            return  # an ordinary model: the kit compiles it
+        parts = [new_optimizer(), new_optimizer()]
+        if args.optimizer == "adam":  # the papers' betas (DCGAN: 0.5; WGAN-GP: 0 and 0.9)
+            for optimizer in parts:
+                for name, value in self.adam_betas.items():
+                    setattr(optimizer, name, value)
+        model.compile(generator_optimizer=parts[0], discriminator_optimizer=parts[1])
+
+    def callbacks(self, model, prepared, args, run_dir):
+        classifier = quality_classifier(args, prepared, run_dir)
+        generator = generator_of(model)
+        return [SampleGrid(generator, run_dir / "samples", seed=args.seed),
+                *([CoverageLog(generator, classifier, min(args.samples, 1000), args.seed)] if classifier else [])]
+
+    def evaluate(self, model, prepared, args, run_dir) -> dict:
+        write_gif(run_dir / "samples", run_dir / "samples.gif")
+        classifier = quality_classifier(args, prepared, run_dir)
+        if classifier is None:
+            print("The images have no labels: no classifier, so no FID or coverage")
+            return {}
+        table = compare(prepared, classifier, {args.model: generator_of(model)}, args, run_dir)
+        return {**{f"test_{k}": v for k, v in table[args.model].items()}, "quality": table}
+
+    def serving(self, model, prepared, args) -> Serving:
+        generator = generator_of(model)
+        fn, signature = generator_signature(generator)
+        inputs = {"noise": {"dtype": "float32", "shape": [-1, args.latent_dim]}}
+        if args.conditional:
+            inputs["labels"] = {"dtype": "int32", "shape": [-1]}
+        example = {"noise": np.random.default_rng(0).normal(size=(1, args.latent_dim)).round(3).tolist()}
+        if args.conditional:
+            example["labels"] = [3]
+        return Serving(fn, signature, track=generator, metadata={
+            "inputs": inputs, "outputs": {"images": [-1, *prepared.info["image_shape"]]},
+            "example_request": {"inputs": example}})
+
+
+def _loss(model_name):
+    return {"dcgan": "non_saturating", "wgan_gp": "wasserstein_gp"}.get(model_name)
+
+
+def divisible_hint(message: str) -> str:
+    return "; pass --resize with a multiple of 4 (e.g. --resize 28 or 32)" if "divisible" in message else ""
+
+
+def to_unit_range(x: np.ndarray) -> np.ndarray:
+    """uint8 pixels -> floats in [-1, 1], the range of the generator's tanh."""
+    return x.astype("float32") / 127.5 - 1
+
+
+def generator_of(model) -> keras.Model:
+    """The part that makes images: a GAN's generator, a VAE's decoder."""
+    return model.decoder if isinstance(model, VAE) else model.generator
+
+
+def emits_tanh(generator) -> bool:
+    """True for a GAN generator (tanh, [-1, 1]); False for a VAE decoder (sigmoid, [0, 1])."""
+    return getattr(generator.layers[-1], "activation", None) is keras.activations.tanh
+
+
+def label_count(generator) -> int | None:
+    """Classes of a conditional generator; None if it is unconditional."""
+    return generator.get_layer("label_embedding").input_dim if len(generator.inputs) == 2 else None
+
+
+def generate(generator, count: int, seed: int, labels=None) -> np.ndarray:
+    """``count`` uint8 images ``[count, H, W, C]`` from noise drawn with ``seed`` (labels cycle 0..K-1)."""
+    latent = generator.inputs[0].shape[-1]
+    noise = np.random.default_rng(seed).normal(size=(count, latent)).astype("float32")
+    classes = label_count(generator)
+    if classes:
+        labels = (np.arange(count) % classes if labels is None else np.broadcast_to(labels, (count,))).astype("int32")
+    outputs = []
+    for i in range(0, count, 256):
+        inputs = noise[i:i + 256] if not classes else [noise[i:i + 256], labels[i:i + 256]]
+        outputs.append(np.asarray(generator(inputs, training=False), dtype="float32"))
+    pixels = np.concatenate(outputs)
+    if emits_tanh(generator):
+        pixels = (pixels + 1) / 2
+    return np.clip(np.round(pixels * 255), 0, 255).astype(np.uint8)
+
+
+def tile(images: np.ndarray, columns: int = GRID):
+    """uint8 ``[N, H, W, C]`` -> one Pillow image, ``columns`` per row, small images scaled up."""
+    from PIL import Image
+
+    n, height, width, channels = images.shape
+    rows = -(-n // columns)
+    sheet = np.zeros((rows * height, columns * width, channels), np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        sheet[r * height:(r + 1) * height, c * width:(c + 1) * width] = image
+    picture = Image.fromarray(sheet[..., 0] if channels == 1 else sheet)
+    scale = max(1, 28 // height)
+    return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
+
+
+def write_gif(folder, path) -> None:
+    """An animated GIF of the per-epoch grids in ``folder`` (one frame each, looping)."""
+    from PIL import Image
+
+    frames = [Image.open(p) for p in sorted(pathlib.Path(folder).glob("epoch_*.png"))]
+    if frames:
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=250, loop=0)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Saves a grid of samples from the same noise after every epoch: ``folder/epoch_NNN.png``."""
+
+    def __init__(self, generator, folder, seed):
+        super().__init__()
+        self.generator, self.folder, self.seed = generator, pathlib.Path(folder), seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tile(generate(self.generator, GRID * GRID, self.seed)).save(self.folder / f"epoch_{epoch + 1:03d}.png")
+
+
+class CoverageLog(keras.callbacks.Callback):
+    """Logs the rarest and commonest class share (x uniform) of ``count`` samples each epoch; warns at the end."""
+
+    def __init__(self, generator, classifier, count, seed):
+        super().__init__()
+        self.generator, self.classifier, self.count, self.seed = generator, classifier, count, seed
+        self.last = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.last = self.classifier.coverage(generate(self.generator, self.count, self.seed + 1))
+        if logs is not None:
+            logs["coverage_min"], logs["coverage_max"] = self.last["coverage_min"], self.last["coverage_max"]
+
+    def on_train_end(self, logs=None):
+        if self.last and not self.last["coverage_in_band"]:
+            print(f"Warning: possible mode collapse: the classes' shares of the samples span "
+                  f"{self.last['coverage_min']:.2f}x to {self.last['coverage_max']:.2f}x uniform, outside "
+                  f"{COVERAGE_BAND[0]}x-{COVERAGE_BAND[1]}x (shares: {self.last['coverage']})")
+
+
+# ------------------------------------------------------------------- quality
+
+class QualityClassifier:
+    """A digits-application classifier: its predicted classes, and its penultimate-layer features."""
+
+    def __init__(self, model: keras.Model, labels: list):
+        self.model, self.labels = model, labels
+        inner = model.layers[-1]  # the zoo classifier behind [Resizing] -> Rescaling -> [augmentation]
+        features = keras.Model(inner.input, inner.get_layer("logits").input)
+        self.features_model = keras.Model(model.input, features(model.layers[-2].output))
+
+    def features(self, x) -> np.ndarray:
+        return reporting.predict(self.features_model, x).astype("float64")
+
+    def classes(self, x) -> np.ndarray:
+        return reporting.predict(self.model, x).argmax(axis=-1)
+
+    def coverage(self, x) -> dict:
+        shares = np.bincount(self.classes(x), minlength=len(self.labels)) / len(x)
+        relative = shares * len(self.labels)
+        return {"coverage": [round(float(s), 4) for s in shares], "coverage_min": float(relative.min()),
+                "coverage_max": float(relative.max()),
+                "coverage_in_band": bool(COVERAGE_BAND[0] <= relative.min() and relative.max() <= COVERAGE_BAND[1])}
+
+
+_CLASSIFIERS: dict = {}
+
+
+def quality_classifier(args, prepared, run_dir) -> QualityClassifier | None:
+    """The digits application's classifier (``--model vgg``) trained on ``prepared``'s training images.
+
+    Cached in ``<output>/generation/classifiers/<data fingerprint>/``, so every
+    run and ``evaluate`` on the same images uses the same classifier. None
+    when the images have no labels.
+    """
+    x, y = prepared.pool
+    if y is None:
+        return None
+    fingerprint = f"{data.fingerprint(x, y)}-e{args.classifier_epochs}-s{args.seed}"
+    if fingerprint in _CLASSIFIERS:
+        return _CLASSIFIERS[fingerprint]
+    from applications import digits
+
+    folder = pathlib.Path(run_dir).parent / "classifiers" / fingerprint
+    trained = sorted(folder.glob("digits/*/model.keras"))
+    if not trained:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(folder / "training_images.npz", x=x, y=y)
+        print(f"Training the quality classifier with the digits application ({args.classifier_epochs} epochs) "
+              f"in {folder}")
+        policy = keras.config.dtype_policy().name
+        code = digits.main(["--data", str(folder / "training_images.npz"), "--model", "vgg", "--epochs",
+                            str(args.classifier_epochs), "--seed", str(args.seed), "--precision", args.precision,
+                            "--output", str(folder), "--verbose", "0"])
+        keras.mixed_precision.set_global_policy(policy)
+        if code:
+            raise cli.UsageError(f"the quality classifier could not be trained (digits exit code {code})")
+        trained = sorted(folder.glob("digits/*/model.keras"))
+        (folder / "training_images.npz").unlink()
+    accuracy = json.loads((trained[-1].parent / "metrics.json").read_text())["test_accuracy"]
+    print(f"Quality classifier: {trained[-1].parent} (test accuracy {accuracy:.4f} on its own held-out part)")
+    classifier = QualityClassifier(keras.saving.load_model(trained[-1], safe_mode=True), prepared.info["labels"])
+    _CLASSIFIERS[fingerprint] = classifier
+    return classifier
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to feature sets ``a`` and ``b`` (rows are samples)."""
+    from scipy import linalg
+
+    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
+    # A tiny ridge keeps the product invertible when there are fewer samples than features.
+    ridge = 1e-6 * np.eye(a.shape[1])
+    cov_a, cov_b = np.cov(a, rowvar=False) + ridge, np.cov(b, rowvar=False) + ridge
+    root = linalg.sqrtm(cov_a @ cov_b)
+    root = root.real if np.iscomplexobj(root) else root
+    return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))
+
+
+def compare(prepared, classifier: QualityClassifier, generators: dict, args, run_dir) -> dict:
+    """FID and coverage of real held-out images, each generator, and the first one untrained; one table."""
+    held_out = prepared.test[0]
+    n = min(args.samples, len(held_out) // 2)
+    reference = classifier.features(held_out[:n])
+    first = next(iter(generators.values()))
+    untrained = keras.models.clone_model(first)  # the same layers, freshly initialised
+    sets = {"real (held out)": (held_out[n:2 * n], None)}
+    grids = {}
+    for name, generator in {**generators, "untrained": untrained}.items():
+        classes = label_count(generator)
+        asked = np.arange(n) % classes if classes else None
+        sets[name] = (generate(generator, n, args.seed + 2, asked), asked)
+        grids[name] = sets[name][0][:GRID * 2]
+    table = {}
+    for name, (x, asked) in sets.items():
+        row = {"fid": frechet_distance(reference, classifier.features(x)), **classifier.coverage(x), "samples": len(x)}
+        if asked is not None:
+            row["label_accuracy"] = float(np.mean(classifier.classes(x) == asked))
+        table[name] = row
+    print(f"Quality on {n} samples each against {n} held-out real images (classifier FID; coverage: class "
+          f"share x uniform, band {COVERAGE_BAND[0]}-{COVERAGE_BAND[1]}):")
+    for name, row in table.items():
+        extra = f", asked class {row['label_accuracy']:.3f}" if "label_accuracy" in row else ""
+        print(f"  {name:<18} FID {row['fid']:9.2f}  coverage {row['coverage_min']:.2f}-{row['coverage_max']:.2f}"
+              f"{'' if row['coverage_in_band'] else ' (outside the band)'}{extra}")
+    reporting.plot_image_rows({"real (held out)": held_out[n:n + GRID * 2], **grids},
+                              pathlib.Path(run_dir) / "quality_samples.png")
+    return table
+
+
+# ------------------------------------------------------------------- serving
+
+def generator_signature(generator):
+    """``serving_default``: noise ``[N, latent]`` float32 (and labels ``[N]`` int32) -> uint8 images."""
+    import tensorflow as tf
+
+    latent, conditional, tanh = generator.inputs[0].shape[-1], label_count(generator), emits_tanh(generator)
+
+    def to_uint8(pixels):
+        pixels = tf.cast(pixels, tf.float32)
+        pixels = (pixels + 1) / 2 if tanh else pixels
+        return {"images": tf.cast(tf.round(tf.clip_by_value(pixels, 0.0, 1.0) * 255), tf.uint8)}
+
+    noise = tf.TensorSpec(shape=[None, latent], dtype=tf.float32, name="noise")
+    if conditional:
+        def serve(noise, labels):
+            check = tf.debugging.assert_less(labels, conditional, message=f"labels must be in [0, {conditional})")
+            with tf.control_dependencies([check, tf.debugging.assert_non_negative(labels)]):
+                return to_uint8(generator([noise, labels], training=False))
+
+        return serve, [noise, tf.TensorSpec(shape=[None], dtype=tf.int32, name="labels")]
+    return (lambda noise: to_uint8(generator(noise, training=False))), [noise]
+
+
+# ------------------------------------------------------------ sample, evaluate
+
+def load_run(path) -> tuple[keras.Model, dict]:
+    """A generation run's model (safe mode) and its metrics.json."""
+    path = pathlib.Path(path)
+    if not (path / "model.keras").exists() or not (path / "metrics.json").exists():
+        raise cli.UsageError(f"--from {path}: not a generation run folder (no model.keras and metrics.json); "
+                             "give the folder that kerazoo-generate train printed")
+    return keras.saving.load_model(path / "model.keras", safe_mode=True), json.loads((path / "metrics.json").read_text())
+
+
+def sample_main(argv) -> int:
+    parser = cli.ArgumentParser(prog="kerazoo-generate sample", description="Generate images with a trained model.")
+    parser.add_argument("--from", dest="run", required=True, help="a generation run folder")
+    parser.add_argument("--count", type=cli.positive_int, default=64)
+    parser.add_argument("--seed", type=cli.non_negative_int, default=0)
+    parser.add_argument("--label", type=cli.non_negative_int, help="the class to draw (conditional models)")
+    parser.add_argument("--output", required=True, help="a folder: one PNG per image, a grid.png and samples.npz")
+    args = parser.parse_args(argv)
+    model, metrics = load_run(args.run)
+    generator = generator_of(model)
+    classes = label_count(generator)
+    if args.label is not None and not classes:
+        raise cli.UsageError("--label needs a class-conditional model (trained with --conditional)")
+    if args.label is not None and args.label >= classes:
+        raise cli.UsageError(f"--label {args.label}: this model has classes 0-{classes - 1} "
+                             f"({', '.join(metrics['labels'])})")
+    x = generate(generator, args.count, args.seed, args.label)
+    output = pathlib.Path(args.output)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        from PIL import Image
+
+        for i, image in enumerate(x):
+            Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(output / f"{i:06d}.png")
+        tile(x).save(output / "grid.png")
+        labels = np.arange(args.count) % classes if classes and args.label is None else args.label
+        np.savez(output / "samples.npz", x=x, **({"y": np.broadcast_to(labels, (args.count,))} if classes else {}))
+    except OSError as err:
+        raise cli.UsageError(f"--output {output}: {err.strerror}; choose another place") from None
+    print(f"Wrote {args.count} images to {output} (PNGs, grid.png, samples.npz)")
+    return 0
+
+
+def evaluate_main(argv) -> int:
+    parser = cli.ArgumentParser(prog="kerazoo-generate evaluate",
+                                description="Classifier FID and class coverage: real, this model, others, untrained.")
+    parser.add_argument("--from", dest="run", required=True, help="a generation run folder")
+    parser.add_argument("--compare", nargs="*", default=[], metavar="RUN",
+                        help="other generation run folders trained on the same images (e.g. the VAE)")
+    args = parser.parse_args(argv)
+    model, metrics = load_run(args.run)
+    trained = argparse.Namespace(**metrics["arguments"])
+    task = Generation()
+    task.check_arguments(trained)
+    prepared = task.load(trained)
+    run_dir = pathlib.Path(args.run)
+    classifier = quality_classifier(trained, prepared, run_dir)
+    if classifier is None:
+        raise cli.UsageError("these images have no labels, so there is no classifier for FID and coverage")
+    generators = {trained.model: generator_of(model)}
+    for other in args.compare:
+        other_model, other_metrics = load_run(other)
+        if other_metrics.get("data_source") != metrics.get("data_source") or \
+                other_metrics.get("image_shape") != metrics.get("image_shape"):
+            raise cli.UsageError(f"--compare {other} was trained on other images ({other_metrics.get('data_source')})")
+        generators[f"{other_metrics['model']} ({pathlib.Path(other).name})"] = generator_of(other_model)
+    out = run_dir / "evaluation"
+    out.mkdir(exist_ok=True)
+    table = compare(prepared, classifier, generators, trained, out)
+    reporting.write_json(out / "quality.json", table)
+    print(f"Wrote {out}")
+    return 0
+
+
+SUBCOMMANDS = {"sample": sample_main, "evaluate": evaluate_main}
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
+    return run(Generation(), argv[1:] if argv[:1] == ["train"] else argv)
+
+
+def cli_main():
+    sys.exit(cli.run(main, prog="kerazoo-generate"))
+
+
+if __name__ == "__main__":
+    cli_main()
