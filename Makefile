@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test test-all benchmark benchmark-zoo benchmark-sentiment benchmark-forecasting zoo-table clean
+.PHONY: run test test-all benchmark benchmark-zoo benchmark-sentiment benchmark-forecasting benchmark-compression \
+        benchmark-generation zoo-table clean
 
 # `make run` installs only what the package needs; `make test` adds the test extra (jax, hypothesis, ...).
 $(VENV)/.installed: pyproject.toml
@@ -39,6 +40,12 @@ benchmark-sentiment: $(VENV)/.installed
 
 benchmark-forecasting: $(VENV)/.installed
 	$(PY) -m benchmarks.forecasting
+
+benchmark-compression: $(VENV)/.installed
+	$(PY) -m benchmarks.compression
+
+benchmark-generation: $(VENV)/.installed
+	$(PY) -m benchmarks.generation
 
 clean:
 	rm -rf runs .pytest_cache .hypothesis

@@ -38,6 +38,16 @@ def run_in_process(main, *args, capsys=None):
     return code, out, err
 
 
+def assert_one_line_error(code, err, *fragments):
+    """A user's mistake: exit code 2, one "error:" line holding every fragment, no traceback."""
+    assert code == 2, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1, err
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
 @pytest.fixture
 def shared_data():
     """``../shared/data`` (real data kept beside the project); skip where it is absent."""

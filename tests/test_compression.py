@@ -13,19 +13,10 @@ from PIL import Image
 from applications import compression
 from applications.kit.data import DataError
 from applications.kit.images import load_embedded
-from conftest import ROOT, run_in_process
+from conftest import ROOT, assert_one_line_error, run_in_process
 
 FAST = ["--source", "embedded", "--verbose", "0", "--precision", "float32"]
 PSNR_FLOOR_DB = 17.0  # the dense autoencoder below reaches ~20 dB on the embedded digits' test part
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2, err
-    assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if "error:" in line]
-    assert len(errors) == 1, err
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
 
 
 # ------------------------------------------------------------------ the container

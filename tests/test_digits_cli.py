@@ -9,18 +9,9 @@ import pytest
 
 from applications.digits import image_classifiers, main
 from applications.kit.optimisation import OPTIMIZERS, SCHEDULES
-from conftest import run_in_process
+from conftest import assert_one_line_error, run_in_process
 
 FAST = ["--source", "embedded", "--model", "convnet", "--verbose", "0", "--precision", "float32"]
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2, err
-    assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if "error:" in line]
-    assert len(errors) == 1, err
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
 
 
 @pytest.fixture

@@ -10,19 +10,10 @@ import pandas as pd
 import pytest
 
 from applications import generation
-from conftest import ROOT, run_in_process
+from conftest import ROOT, assert_one_line_error, run_in_process
 
 FAST = ["--source", "embedded", "--verbose", "0", "--precision", "float32", "--classifier-epochs", "20",
         "--samples", "150"]
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2, err
-    assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if "error:" in line]
-    assert len(errors) == 1, err
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
 
 
 @pytest.fixture(scope="module")
