@@ -83,3 +83,22 @@ def test_resize_images_keeps_uint8_and_range():
     resized = resize_images(x, (28, 28))
     assert resized.shape == (2, 28, 28, 1) and resized.dtype == np.uint8
     assert resize_images(x, (8, 8)) is x
+
+
+def test_digits_trains_on_a_folder_of_pngs_with_class_subfolders(digits_folder, tmp_path, capsys):
+    """The image sources are shared: the digits application reads the same folder, labels from subfolders."""
+    import json
+
+    from applications.digits import main
+    from conftest import run_in_process
+
+    folder, _, _ = digits_folder
+    embedded = load_embedded()  # 10 more per class so the stratified split has every class everywhere
+    for i, (image, label) in enumerate(zip(embedded.x[30:130], embedded.y[30:130])):
+        save(folder / f"class_{label}" / f"extra_{i:03d}.png", image)
+    code, out, err = run_in_process(main, "--data", folder, "--model", "convnet", "--epochs", "1", "--verbose",
+                                    "0", "--precision", "float32", "--output", tmp_path, capsys=capsys)
+    assert code == 0, err
+    metrics = json.loads(next(tmp_path.glob("digits/2*/metrics.json")).read_text())
+    assert metrics["labels"] == [f"class_{d}" for d in range(10)]
+    assert "130 grey images (8x8)" in metrics["data_source"]
