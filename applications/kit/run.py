@@ -225,9 +225,15 @@ def run_folders(args, task: Task, fingerprint: str) -> tuple[pathlib.Path, pathl
     return run_dir, backup_dir
 
 
-def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_dir, backup_dir):
-    """Build, train (resuming from ``backup_dir``) and evaluate one model: ``(model, TrainResult, metrics)``."""
-    model = task.build(args, prepared)
+def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_dir, backup_dir, *,
+        evaluate=True, model=None, callbacks=()):
+    """Build, train (resuming from ``backup_dir``) and evaluate one model: ``(model, TrainResult, metrics)``.
+
+    ``model``: train this one instead of building it (a sweep warm-starts
+    from another trial's weights); ``evaluate=False`` skips the test metrics
+    (a sweep looks at validation only); ``callbacks`` come before the task's.
+    """
+    model = model or task.build(args, prepared)
     x_train, y_train = prepared.train
     train_data = data.TrainingPipeline(x_train, y_train, batch_size=args.batch_size, seed=args.seed)
     steps = train_data.steps_per_epoch
@@ -241,9 +247,10 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
         model, train_data, validation_data, epochs=args.epochs, run_dir=run_dir, backup_dir=backup_dir,
         loss=task.loss(args), metrics=task.metrics(args), optimiser=optimiser, steps_per_epoch=steps,
         monitor=task.monitor, mode=task.mode, patience=task.patience,
-        steps_per_execution=task.steps_per_execution, callbacks=task.callbacks(model, prepared, args, run_dir),
+        steps_per_execution=task.steps_per_execution,
+        callbacks=[*callbacks, *task.callbacks(model, prepared, args, run_dir)],
         tensorboard=args.tensorboard, verbose=args.verbose)
-    return model, result, task.evaluate(model, prepared, args, run_dir)
+    return model, result, task.evaluate(model, prepared, args, run_dir) if evaluate else {}
 
 
 def _fingerprint(prepared: Prepared) -> str:
@@ -292,19 +299,27 @@ def run(task: Task, argv=None) -> int:
           f"{result.seconds:.1f} s training)")
 
     if args.export:
-        servings = task.serving(model, prepared, args)
-        for serving in servings if isinstance(servings, list) else [servings]:
-            path = export_saved_model(serving.track or model, serving.name or task.name, serving_fn=serving.fn,
-                                      input_signature=serving.input_signature, root=args.export_dir,
-                                      metadata={**serving.metadata, **prepared.info,
-                                                "metrics": {k: v for k, v in metrics.items()
-                                                            if k.startswith("test_") and not isinstance(v, dict)},
-                                                "precision_policy": precision,
-                                                "data_source": prepared.source,
-                                                "training_arguments": settings})
-            print(f"Exported SavedModel to {path}")
+        export(task, model, prepared, args, metrics, precision)
     print(f"Wrote {run_dir}")
     return 0
+
+
+def export(task: Task, model, prepared: Prepared, args, metrics: dict, precision: str) -> list[pathlib.Path]:
+    """Write the task's signature(s) as new SavedModel versions under ``args.export_dir``; return their paths."""
+    paths = []
+    servings = task.serving(model, prepared, args)
+    for serving in servings if isinstance(servings, list) else [servings]:
+        path = export_saved_model(serving.track or model, serving.name or task.name, serving_fn=serving.fn,
+                                  input_signature=serving.input_signature, root=args.export_dir,
+                                  metadata={**serving.metadata, **prepared.info,
+                                            "metrics": {k: v for k, v in metrics.items()
+                                                        if k.startswith("test_") and not isinstance(v, dict)},
+                                            "precision_policy": precision,
+                                            "data_source": prepared.source,
+                                            "training_arguments": training_arguments(args)})
+        print(f"Exported SavedModel to {path}")
+        paths.append(path)
+    return paths
 
 
 def cross_validate(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, *,

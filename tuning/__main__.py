@@ -1,0 +1,162 @@
+"""``python -m tuning <app> ...`` (console script ``kerazoo-tune``): a KerasTuner sweep over an application.
+
+    python -m tuning digits --source embedded --tuner hyperband --max-trials 6 --max-epochs 9
+    python -m tuning sentiment --data ../shared/data/imdb/imdb_sample.csv --tuner bayesian --max-trials 20
+    python -m tuning digits --source embedded --fix model=convnet --fix batch_size=64 --space narrow.json
+    python -m tuning digits --source embedded --export-best
+    # several machines, one shared directory:
+    python -m tuning digits --directory /shared/sweeps --role chief --oracle-address 10.0.0.1:8000
+    python -m tuning digits --directory /shared/sweeps --role worker --oracle-address 10.0.0.1:8000
+
+Every option the application has (its data options, ``--seed``, ``--precision``
+...) is accepted after the sweep's own; ``--epochs`` is replaced by
+``--max-epochs``. Rerunning the same command continues an interrupted sweep.
+"""
+
+from __future__ import annotations
+
+if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
+    from zoo.startup import quiet_tensorflow
+
+    quiet_tensorflow()
+
+import argparse
+import importlib
+import json
+import os
+import pathlib
+import socket
+import sys
+
+from applications.kit import cli
+
+
+def parse(argv):
+    from tuning.spaces import SPACES
+    from tuning.sweep import TUNERS
+
+    parser = cli.ArgumentParser(prog="kerazoo-tune", description="A KerasTuner sweep over an application.",
+                                epilog="Any option of the application follows (its data options, --seed ...).")
+    parser.add_argument("app", choices=sorted(SPACES))
+    parser.add_argument("--tuner", choices=TUNERS, default="random")
+    parser.add_argument("--max-trials", type=cli.positive_int, default=10)
+    parser.add_argument("--max-epochs", type=cli.positive_int, default=10,
+                        help="epochs per trial (Hyperband: the most any trial gets)")
+    parser.add_argument("--directory", default="sweeps", help="the sweep's folder: DIRECTORY/<app>/ (default: sweeps)")
+    parser.add_argument("--objective", help="a logged value to optimise (default: val_accuracy for classifiers, "
+                                            "else val_loss)")
+    parser.add_argument("--fix", type=cli.model_arg, action="append", default=[], metavar="NAME=VALUE",
+                        help="fix a hyperparameter (repeatable), e.g. --fix model=convnet --fix batch_size=64")
+    parser.add_argument("--space", help="a JSON or YAML file narrowing or widening hyperparameters, e.g. "
+                                        '{"learning_rate": {"float": [1e-4, 1e-3], "log": true}}')
+    parser.add_argument("--export-best", action="store_true",
+                        help="retrain the best configuration on train + validation and export it")
+    parser.add_argument("--tensorboard-hparams", action="store_true",
+                        help="write TensorBoard HParams logs to DIRECTORY/<app>/tensorboard")
+    parser.add_argument("--cpu-devices", type=cli.positive_int, default=1,
+                        help="split the CPU into this many logical devices and mirror over them (testing the "
+                             "multi-GPU code path on a CPU); several GPUs are mirrored by themselves")
+    parser.add_argument("--role", choices=("chief", "worker"),
+                        help="distributed sweep: the chief runs the oracle, workers run trials "
+                             "(or set KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT)")
+    parser.add_argument("--oracle-address", metavar="HOST:PORT", help="where the chief's oracle listens")
+    parser.add_argument("--tuner-id", help="this worker's name (default: worker-<host>-<pid>)")
+    args, rest = parser.parse_known_args(argv)
+    if args.role and not args.oracle_address:
+        raise cli.UsageError("--role needs --oracle-address HOST:PORT (the chief's address)")
+    return args, rest
+
+
+def read_space(path) -> dict:
+    if not path:
+        return {}
+    text = pathlib.Path(path).read_text() if pathlib.Path(path).is_file() else None
+    if text is None:
+        raise cli.UsageError(f"--space {path}: no such file")
+    try:
+        if path.endswith((".yaml", ".yml")):
+            import yaml
+
+            space = yaml.safe_load(text)
+        else:
+            space = json.loads(text)
+    except Exception as err:  # json.JSONDecodeError, yaml.YAMLError
+        raise cli.UsageError(f"--space {path} cannot be read ({type(err).__name__}: {err})") from None
+    if not isinstance(space, dict):
+        raise cli.UsageError(f"--space {path}: expected a mapping of hyperparameter names to ranges")
+    return space
+
+
+def distribution_environment(args) -> dict:
+    """The variables KerasTuner's distributed mode reads, from --role / --oracle-address."""
+    if not args.role:
+        return {}
+    host, _, port = args.oracle_address.rpartition(":")
+    if not host or not port.isdigit():
+        raise cli.UsageError(f"--oracle-address {args.oracle_address}: expected HOST:PORT, e.g. 10.0.0.1:8000")
+    tuner_id = "chief" if args.role == "chief" else (args.tuner_id or f"worker-{socket.gethostname()}-{os.getpid()}")
+    return {"KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host, "KERASTUNER_ORACLE_PORT": port}
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args, rest = parse(argv)
+    from tuning.spaces import SPACES
+
+    module_name, class_name, space, default_objective = SPACES[args.app]
+    task = getattr(importlib.import_module(module_name), class_name)()
+    from tuning import devices
+
+    strategy = devices.strategy(args.cpu_devices)  # before TensorFlow runs anything (logical devices)
+    import keras_tuner as kt
+
+    from applications.kit import run, training
+    from tuning import sweep
+
+    app_args = run.parse_args(task, rest)
+    training.seed_everything(app_args.seed, app_args.deterministic)
+    training.configure_precision(app_args.precision)
+    prepared = task.load(app_args)
+    print(f"Data: {prepared.source}; devices: {devices.describe()}, {strategy.num_replicas_in_sync} replica(s)")
+    if prepared.validation is None:
+        raise cli.UsageError(f"{task.name} has no validation split to tune on")
+    objective = args.objective or default_objective
+    hp = kt.HyperParameters()
+    sweep.declare(hp, dict(args.fix), read_space(args.space))
+    hypermodel = sweep.KitHyperModel(task, app_args, prepared, space, objective)
+    hypermodel.arguments(hp.copy())  # an impossible --fix or --space is a one-line error now, not per trial
+    directory = pathlib.Path(args.directory)
+    with sweep.environment(**distribution_environment(args)):
+        tuner = sweep.make_tuner(args.tuner, hypermodel, objective=objective, max_trials=args.max_trials,
+                                 max_epochs=args.max_epochs, directory=directory, project_name=task.name,
+                                 hyperparameters=hp, seed=app_args.seed,
+                                 distribution_strategy=strategy if strategy.num_replicas_in_sync > 1 else None)
+        try:
+            tuner.search(epochs=args.max_epochs, tensorboard=args.tensorboard_hparams)
+        except kt.errors.FatalError as err:
+            raise cli.UsageError(str(err).splitlines()[0]) from None
+        if args.role == "worker":
+            print(f"Worker {os.environ['KERASTUNER_TUNER_ID']}: no more trials")
+            return 0
+    project = directory / task.name
+    table = sweep.results_table(tuner, project)
+    done = table[table["status"] == "COMPLETED"]
+    print(f"{len(table)} trials ({len(done)} completed, {len(table) - len(done)} failed); "
+          f"{sweep.trials_per_hour(table):.0f} trials per hour; results in {project}/results.csv, objective.png, "
+          "best_hyperparameters.json")
+    if not done.empty:
+        best = json.loads((project / "best_hyperparameters.json").read_text())
+        print(f"Best: trial {best['trial_id']}, {objective} {best['objective'][objective]:.4f}: "
+              f"{best['hyperparameters']}")
+    if args.export_best:
+        for path in sweep.export_best(tuner, hypermodel, project):
+            print(f"Best configuration exported to {path}")
+    return 0
+
+
+def cli_main():
+    sys.exit(cli.run(main, prog="kerazoo-tune"))
+
+
+if __name__ == "__main__":
+    cli_main()

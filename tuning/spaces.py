@@ -1,0 +1,130 @@
+"""The search space of each application, as KerasTuner hyperparameters mapped onto its command-line options.
+
+A space function takes a ``keras_tuner.HyperParameters`` and returns the
+option values of one trial: ``{"model": "convnet", "learning_rate": 3e-4,
+"model_arg": [("dropout", 0.3)], ...}``. Hyperparameter names are the
+options' names (``learning_rate``, ``batch_size``, ``augment``) or
+``<model>.<builder argument>`` for a model's own (``mlp.width``), declared in
+a conditional scope so that a trial only has those of its model.
+
+Each hyperparameter's default is the application's own default (or what
+the command line gave), and a sweep's first trial is that default
+configuration (``tuning.sweep``), so a sweep can only improve on it.
+
+Every application shares ``common``: optimiser (the kit's momentum and
+Nesterov SGD, RMSprop, Adam, AdamW with its decoupled weight decay), learning
+rate (log-uniform), schedule and batch size. ``--fix name=value`` and
+``--space file`` narrow or widen any of them (``tuning.sweep.declare``).
+"""
+
+from __future__ import annotations
+
+
+def choice(hp, name, values, default):
+    """``hp.Choice`` whose default is ``default`` (added to the values if the command line gave another)."""
+    values = list(values) if default in values else [default, *values]
+    return hp.Choice(name, values, default=default)
+
+
+def common(hp, args, *, learning_rates=(1e-4, 1e-2), batch_sizes=(32, 64, 128)) -> dict:
+    optimizer = choice(hp, "optimizer", ["adam", "adamw", "rmsprop", "momentum", "nesterov"], args.optimizer)
+    low, high = min(learning_rates[0], args.learning_rate), max(learning_rates[1], args.learning_rate)
+    values = {
+        "optimizer": optimizer,
+        "learning_rate": hp.Float("learning_rate", low, high, sampling="log", default=args.learning_rate),
+        "schedule": choice(hp, "schedule", ["plateau", "cosine", "constant"], args.schedule),
+        "batch_size": choice(hp, "batch_size", batch_sizes, args.batch_size),
+        "weight_decay": 0.0,
+    }
+    with hp.conditional_scope("optimizer", ["adamw"]):
+        if optimizer == "adamw":
+            values["weight_decay"] = hp.Float("weight_decay", 1e-5, 1e-2, sampling="log", default=1e-4)
+    return values
+
+
+def model_choice(hp, builders: dict, default: str) -> dict:
+    """``model`` among ``builders`` (name -> function(hp) -> builder arguments), each in its own scope."""
+    model = choice(hp, "model", list(builders), default)
+    arguments = {}
+    for name, builder in builders.items():
+        with hp.conditional_scope("model", [name]):
+            if model == name:
+                arguments = builder(hp)
+    return {"model": model, "model_arg": sorted(arguments.items())}
+
+
+def digits(hp, args) -> dict:
+    def convnet(hp):
+        width = hp.Choice("convnet.width", [32, 16, 64])
+        return {"filters": (width, 2 * width),
+                "dropout": hp.Float("convnet.dropout", 0.0, 0.5, step=0.1, default=0.5)}
+
+    def vgg(hp):
+        width = hp.Choice("vgg.width", [32, 16])
+        return {"block_filters": (width, 2 * width, 4 * width),
+                "dropout": hp.Float("vgg.dropout", 0.0, 0.5, step=0.1, default=0.5)}
+
+    def mlp(hp):
+        return {"depth": hp.Int("mlp.depth", 1, 3, default=2), "width": hp.Choice("mlp.width", [128, 64, 256]),
+                "dropout": hp.Float("mlp.dropout", 0.0, 0.5, step=0.1),
+                "l2": hp.Float("mlp.l2", 1e-6, 1e-3, sampling="log")}
+
+    return {**model_choice(hp, {"vgg": vgg, "convnet": convnet, "mlp": mlp}, args.model),
+            "augment": hp.Float("augment", 0.0, 0.1, step=0.025, default=args.augment), **common(hp, args)}
+
+
+def sentiment(hp, args) -> dict:
+    def bag(hp):
+        return {"depth": hp.Int("bag_of_ngrams.depth", 0, 1), "l2": hp.Float("bag_of_ngrams.l2", 1e-7, 1e-3,
+                                                                              sampling="log")}
+
+    def conv1d(hp):
+        return {"filters": hp.Choice("conv1d_classifier.filters", [64, 128]),
+                "dropout": hp.Float("conv1d_classifier.dropout", 0.0, 0.5, step=0.1)}
+
+    def gru(hp):
+        return {"units": hp.Choice("gru.units", [32, 64]), "dropout": hp.Float("gru.dropout", 0.0, 0.5, step=0.1)}
+
+    return {**model_choice(hp, {"bag_of_ngrams": bag, "conv1d_classifier": conv1d, "gru": gru}, args.model),
+            **common(hp, args, learning_rates=(1e-4, 3e-2))}
+
+
+def forecasting(hp, args) -> dict:
+    def dlinear(hp):
+        return {"moving_average": hp.Choice("dlinear.moving_average", [13, 25, 49])}
+
+    def mlp(hp):
+        return {"hidden_units": (hp.Choice("mlp_forecaster.width", [128, 256, 512]),),
+                "dropout": hp.Float("mlp_forecaster.dropout", 0.0, 0.3, step=0.1)}
+
+    def tcn(hp):
+        return {"filters": hp.Choice("tcn_forecaster.filters", [32, 64]),
+                "dropout": hp.Float("tcn_forecaster.dropout", 0.0, 0.3, step=0.1)}
+
+    values = {**model_choice(hp, {"dlinear": dlinear, "mlp_forecaster": mlp, "tcn_forecaster": tcn}, args.model),
+              **common(hp, args)}
+    jitter = hp.Float("augment", 0.0, 0.05, step=0.01)  # strength of the jitter augmentation
+    values["augment"] = [f"jitter={jitter:g}"] if jitter else []
+    return values
+
+
+def compression(hp, args) -> dict:
+    def conv(hp):
+        width = hp.Choice("conv_autoencoder.width", [16, 32, 64])
+        return {"filters": (width, 2 * width)}
+
+    def dense(hp):
+        width = hp.Choice("dense_autoencoder.width", [128, 256, 512])
+        return {"hidden_units": (width, width // 2)}
+
+    return {**model_choice(hp, {"conv_autoencoder": conv, "dense_autoencoder": dense}, args.model),
+            "denoise": hp.Float("denoise", 0.0, 0.3, step=0.1, default=args.denoise), **common(hp, args)}
+
+
+# application -> (its module, its Task class, its space, the default objective)
+SPACES = {
+    "digits": ("applications.digits", "Digits", digits, "val_accuracy"),
+    "sentiment": ("applications.sentiment", "Sentiment", sentiment, "val_accuracy"),
+    "forecast": ("applications.forecasting", "Forecasting", forecasting, "val_loss"),
+    "compression": ("applications.compression", "Compression", compression, "val_loss"),
+}

@@ -1,0 +1,360 @@
+"""A KerasTuner sweep over one application, trained and exported by the application's own kit.
+
+A trial is a set of the application's command-line options (``tuning.spaces``).
+``KitHyperModel`` turns the trial's hyperparameters into those options and
+trains with the kit's ``run.fit``: the application's data (loaded once), model,
+loss, metrics, optimisers and schedules, callbacks and exact backup, in the
+trial's own folder. So:
+
+- a sweep killed with SIGKILL and rerun with the same command reloads the
+  oracle (``overwrite=False``): finished trials are kept, and the trial that
+  was running is handed out again and resumes from its kit backup, so it is
+  never counted twice;
+- a trial whose loss turns NaN (or that runs out of memory) is raised as
+  ``FailedTrialError``: KerasTuner records it as FAILED and the sweep goes on;
+- the Keras session is cleared before every trial, so memory stays flat.
+
+Results (``results_table``): a CSV with a row per trial (id, hyperparameters,
+objective, epochs, seconds, peak memory, status), a PNG of the objective per
+trial with the best so far, the best hyperparameters as JSON, and
+TensorBoard HParams logs. ``export_best`` retrains the best configuration on
+train + validation and exports it through the application.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import gc
+import json
+import math
+import os
+import pathlib
+import time
+from dataclasses import replace
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pandas as pd
+
+from applications.kit import cli, reporting, training
+from applications.kit.run import Prepared, Task, export, fit, optimiser_settings
+
+TUNERS = ("random", "hyperband", "bayesian", "grid")
+
+
+def objective_for(name: str) -> kt.Objective:
+    """``val_accuracy`` and the like are maximised; losses and errors minimised."""
+    maximise = any(word in name for word in ("accuracy", "auc", "precision", "recall", "psnr", "ssim"))
+    return kt.Objective(name, "max" if maximise else "min")
+
+
+def declare(hp: kt.HyperParameters, fixed: dict, space: dict) -> None:
+    """Pre-declare ``--fix`` values and ``--space`` entries; the application's space then uses them.
+
+    ``space`` maps a name to ``{"choice": [...]}``, ``{"float": [lo, hi], "log": true}``,
+    ``{"int": [lo, hi]}`` or ``{"fixed": value}``: it narrows or widens that
+    hyperparameter (KerasTuner keeps the first declaration of a name).
+    """
+    for name, spec in space.items():
+        if not isinstance(spec, dict) or len(set(spec) - {"log", "step"}) != 1:
+            raise cli.UsageError(f"--space: {name}: expected one of choice / float / int / fixed, got {spec!r}")
+        if "choice" in spec:
+            hp.Choice(name, list(spec["choice"]))
+        elif "float" in spec:
+            hp.Float(name, *map(float, spec["float"]), step=spec.get("step"),
+                     sampling="log" if spec.get("log") else "linear")
+        elif "int" in spec:
+            hp.Int(name, *map(int, spec["int"]), step=spec.get("step", 1))
+        elif "fixed" in spec:
+            hp.Fixed(name, spec["fixed"])
+        else:
+            raise cli.UsageError(f"--space: {name}: unknown kind {next(iter(spec))!r}; use choice, float, int or fixed")
+    for name, value in fixed.items():
+        hp.Fixed(name, value)
+
+
+class KitHyperModel(kt.HyperModel):
+    """One application's search space, built and trained by the application's kit."""
+
+    def __init__(self, task: Task, base_args, prepared: Prepared, space, objective: str):
+        super().__init__(name=task.name)
+        self.task, self.base_args, self.prepared, self.space, self.objective = (
+            task, base_args, prepared, space, objective)
+
+    def arguments(self, hp):
+        """The application's options for this trial: its command line, overridden by the trial's values."""
+        args = copy.copy(self.base_args)
+        for key, value in self.space(hp, self.base_args).items():
+            setattr(args, key, value)
+        args.model = self.task.aliases.get(args.model, args.model)
+        if self.task.models and args.model not in self.task.models:
+            raise cli.UsageError(f"the space offers --model {args.model}, which {self.task.name} does not take")
+        self.task.check_arguments(args)
+        return args
+
+    def build(self, hp):
+        """Declare the trial's hyperparameters (KerasTuner calls this to discover the conditional space)."""
+        self.space(hp, self.base_args)
+
+    def build_model(self, hp) -> keras.Model:
+        """The trial's model, built by the application from the trial's options."""
+        keras.backend.clear_session()  # also resets the dtype policy: set it again
+        gc.collect()
+        args = self.arguments(hp)
+        training.seed_everything(args.seed, args.deterministic)
+        training.configure_precision(args.precision)
+        return self.task.build(args, self.prepared)
+
+    def fit(self, hp, model, *, trial_dir, epochs, callbacks=()):
+        import tensorflow as tf
+
+        args = self.arguments(hp)
+        args.epochs = epochs
+        try:
+            _, result, _ = fit(self.task, args, self.prepared, optimiser_settings(args), trial_dir,
+                               trial_dir / "backup", evaluate=False, model=model, callbacks=callbacks)
+        except tf.errors.ResourceExhaustedError as err:
+            raise kt.errors.FailedTrialError(f"out of memory: {str(err).splitlines()[0]}") from None
+        history = result.history
+        if history.empty or not np.isfinite(history["loss"].to_numpy(dtype=float)).all():
+            raise kt.errors.FailedTrialError("the loss became NaN or infinite (TerminateOnNaN stopped it)")
+        if self.objective not in history:
+            raise kt.errors.FatalError(f"--objective {self.objective}: the trials log only "
+                                       f"{', '.join(c for c in history.columns if c != 'epoch')}")
+        values = history[self.objective].to_numpy(dtype=float)
+        best = int(np.nanargmax(values) if objective_for(self.objective).direction == "max" else np.nanargmin(values))
+        return {"metrics": {self.objective: float(values[best])}, "epochs": len(history), "best_epoch": best + 1,
+                "train_seconds": result.seconds}
+
+
+class KitTunerMixin:
+    """``run_trial`` through the kit: one folder per trial, exact resume, timing, memory, HParams logs."""
+
+    def run_trial(self, trial, *fit_args, epochs=None, tensorboard=False, **fit_kwargs):
+        hp = trial.hyperparameters
+        trial_dir = pathlib.Path(self.get_trial_dir(trial.trial_id))
+        if "tuner/epochs" in hp.values:  # Hyperband: this round's budget, warm-started from an earlier trial
+            epochs = (hp.values["tuner/epochs"] - hp.values.get("tuner/initial_epoch", 0)) * self.epochs_per_unit
+        started = time.perf_counter()
+        strategy = self.distribution_strategy or tf_default_strategy()
+        with strategy.scope():
+            model = self.hypermodel.build_model(hp)
+            earlier = hp.values.get("tuner/trial_id")
+            if earlier and (pathlib.Path(self.get_trial_dir(earlier)) / "final.weights.h5").exists():
+                model.load_weights(pathlib.Path(self.get_trial_dir(earlier)) / "final.weights.h5")
+            outcome = self.hypermodel.fit(hp, model, trial_dir=trial_dir, epochs=epochs)
+        model.save_weights(trial_dir / "final.weights.h5")
+        record = {"epochs": outcome["epochs"], "best_epoch": outcome["best_epoch"],
+                  "seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": peak_rss_mb(),
+                  "rss_mb": rss_mb()}
+        reporting.write_json(trial_dir / "kit.json", record)
+        if tensorboard:
+            write_hparams(pathlib.Path(self.project_dir) / "tensorboard" / f"trial_{trial.trial_id}", hp.values,
+                          outcome["metrics"])
+        return outcome["metrics"]
+
+
+def tf_default_strategy():
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy()
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (MiB), from /proc (0 where there is none)."""
+    return _proc_status("VmRSS")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (MiB)."""
+    return _proc_status("VmHWM")
+
+
+def _proc_status(field: str) -> float:
+    try:
+        for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def write_hparams(folder, values: dict, metrics: dict) -> None:
+    """One trial's hyperparameters and objective for TensorBoard's HParams dashboard."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hparams
+
+    plain = {k: v for k, v in values.items() if isinstance(v, (bool, int, float, str))}
+    with tf.summary.create_file_writer(str(folder)).as_default():
+        hparams.hparams(plain)
+        for name, value in metrics.items():
+            tf.summary.scalar(name, value, step=0)
+
+
+def make_tuner(kind: str, hypermodel: KitHyperModel, *, objective: str, max_trials: int, max_epochs: int,
+               directory, project_name: str, hyperparameters: kt.HyperParameters, seed: int,
+               distribution_strategy=None):
+    """A KerasTuner tuner of ``kind`` whose trials run through the kit; reloads an existing project."""
+    classes = {"random": kt.RandomSearch, "hyperband": kt.Hyperband, "bayesian": kt.BayesianOptimization,
+               "grid": kt.GridSearch}
+    base = classes[kind]
+    options = dict(objective=objective_for(objective), hyperparameters=hyperparameters, seed=seed,
+                   directory=str(directory), project_name=project_name, overwrite=False,
+                   tune_new_entries=True, allow_new_entries=True,
+                   # A failed trial is recorded and the sweep goes on; only a run of failures stops it.
+                   max_consecutive_failed_trials=max(3, max_trials),
+                   distribution_strategy=distribution_strategy)
+    units = hyperband_units(max_trials)
+    if kind == "hyperband":
+        options.update(max_epochs=units, factor=HYPERBAND_FACTOR)
+    else:
+        options.update(max_trials=max_trials)
+    tuner = type(f"Kit{base.__name__}", (KitTunerMixin, base), {})(hypermodel, **options)
+    defaults_first(tuner.oracle)
+    tuner.epochs_per_unit = max(1, round(max_epochs / units))
+    if kind == "hyperband":
+        tuner.oracle.max_trials = max_trials  # stop after max_trials even mid-iteration
+    return tuner
+
+
+HYPERBAND_FACTOR = 3
+
+
+def defaults_first(oracle) -> None:
+    """The first configuration the oracle draws is the application's default one (every default value).
+
+    Random search, Hyperband's new configurations and Bayesian optimisation's
+    initial points all come from ``_random_values``; the first call returns
+    the defaults instead, so the sweep's best is at least the default
+    configuration (at the sweep's epoch budget). Grid search starts at the
+    defaults' corner already.
+    """
+    draw = oracle._random_values
+
+    def first_defaults():
+        if oracle.trials:  # not the first trial (nor a resumed sweep)
+            return draw()
+        values = kt.HyperParameters()
+        for hp in oracle.hyperparameters.space:  # as _random_values, with each default instead of a draw
+            values.merge([hp])
+            if values.is_active(hp):
+                values.values[hp.name] = hp.default
+        return values.values
+
+    oracle._random_values = first_defaults
+
+
+def hyperband_units(max_trials: int) -> int:
+    """Hyperband's budget in units of ``max_epochs / units`` epochs, so one iteration fits ``max_trials``.
+
+    KerasTuner's Hyperband with ``max_epochs=E`` starts with its most
+    exploratory bracket: ``E`` configurations of one epoch each. With a few
+    trials that would be all there is, so the budget is counted in units: 3
+    units (factor 3) is one iteration of 6 trials (3 configurations at
+    1 unit, the best continued to 3, and 2 at 3 units from the start); 9
+    units is 22 trials; 27 units 63.
+    """
+    units = HYPERBAND_FACTOR
+    for bigger, trials in ((9, 22), (27, 63)):
+        if max_trials >= trials:
+            units = bigger
+    return units
+
+
+def results_table(tuner, directory) -> pd.DataFrame:
+    """Every trial: id, hyperparameters, objective, epochs, seconds, memory, status (also CSV, JSON, PNG)."""
+    rows = []
+    for trial_id, trial in sorted(tuner.oracle.trials.items()):
+        record_file = pathlib.Path(tuner.get_trial_dir(trial_id)) / "kit.json"
+        record = json.loads(record_file.read_text()) if record_file.exists() else {}
+        values = {k: v for k, v in trial.hyperparameters.values.items()}
+        rows.append({"trial_id": trial_id, **values, "objective": trial.score, "epochs": record.get("epochs"),
+                     "seconds": record.get("seconds"), "peak_rss_mb": record.get("peak_rss_mb"),
+                     "rss_mb": record.get("rss_mb"), "status": trial.status,
+                     "message": (trial.message or "").strip().splitlines()[-1] if trial.message else ""})
+    table = pd.DataFrame(rows)
+    directory = pathlib.Path(directory)
+    table.to_csv(directory / "results.csv", index=False)
+    done = table[table["status"] == "COMPLETED"] if not table.empty else table
+    if not done.empty:
+        best = done.loc[done["objective"].idxmax() if tuner.oracle.objective.direction == "max"
+                        else done["objective"].idxmin()]
+        reporting.write_json(directory / "best_hyperparameters.json", {
+            "trial_id": best["trial_id"], "objective": {tuner.oracle.objective.name: float(best["objective"])},
+            "hyperparameters": tuner.oracle.trials[best["trial_id"]].hyperparameters.values})
+        plot_objective(table, tuner.oracle.objective, directory / "objective.png")
+    return table
+
+
+def plot_objective(table: pd.DataFrame, objective, path) -> None:
+    import matplotlib.pyplot as plt
+
+    done = table[table["status"] == "COMPLETED"]
+    order = np.arange(1, len(table) + 1)
+    values = table["objective"].astype(float).where(table["status"] == "COMPLETED")
+    best = values.cummax() if objective.direction == "max" else values.cummin()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(order, values, "o", label="trial")
+    ax.step(order, best, where="post", label="best so far")
+    failed = table["status"] != "COMPLETED"
+    if failed.any():
+        ax.plot(order[failed.to_numpy()], np.full(int(failed.sum()), np.nanmin(values) if len(done) else 0), "x",
+                color="red", label="failed")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(objective.name)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def export_best(tuner, hypermodel: KitHyperModel, directory) -> list[pathlib.Path]:
+    """Retrain the best trial's configuration on train + validation for its best epoch count; export it."""
+    best_trials = tuner.oracle.get_best_trials(1)
+    if not best_trials:
+        raise cli.UsageError("no trial completed, so there is nothing to export")
+    trial = best_trials[0]
+    record = json.loads((pathlib.Path(tuner.get_trial_dir(trial.trial_id)) / "kit.json").read_text())
+    hp = trial.hyperparameters
+    args = hypermodel.arguments(hp)
+    args.epochs = record["best_epoch"]
+    prepared = hypermodel.prepared
+    x_train, y_train = prepared.train
+    x_val, y_val = prepared.validation
+    pooled = replace(prepared, train=(np.concatenate([x_train, x_val]),
+                                      None if y_train is None else np.concatenate([y_train, y_val])),
+                     validation=None)
+    model = hypermodel.build_model(hp)
+    run_dir = pathlib.Path(directory) / "best"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"Retraining trial {trial.trial_id} on train + validation for {args.epochs} epochs in {run_dir}")
+    model, _, metrics = fit(hypermodel.task, args, pooled, optimiser_settings(args), run_dir, run_dir / "backup",
+                            model=model)
+    reporting.write_json(run_dir / "metrics.json", {**{k: v for k, v in metrics.items()
+                                                       if not isinstance(v, (dict, list))},
+                                                    "trial_id": trial.trial_id, "epochs": args.epochs})
+    return export(hypermodel.task, model, pooled, args, metrics, keras.config.dtype_policy().name)
+
+
+def trials_per_hour(table: pd.DataFrame) -> float:
+    seconds = table["seconds"].dropna().sum()
+    return math.inf if not seconds else 3600 * len(table["seconds"].dropna()) / seconds
+
+
+@contextlib.contextmanager
+def environment(**variables):
+    """Set environment variables for the block (KerasTuner reads its distribution settings from them)."""
+    old = {k: os.environ.get(k) for k in variables}
+    os.environ.update({k: str(v) for k, v in variables.items() if v is not None})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
