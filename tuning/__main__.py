@@ -31,6 +31,14 @@ import sys
 from applications.kit import cli
 
 
+def fix(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` for --fix: a hyperparameter name (``mlp.width``) and a Python literal or a bare word."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not name.replace(".", "_").replace("/", "_").isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. model=convnet or mlp.width=64), got {text!r}")
+    return name, cli.model_arg(f"x={value}")[1]
+
+
 def parse(argv):
     from tuning.spaces import SPACES
     from tuning.sweep import TUNERS
@@ -45,7 +53,7 @@ def parse(argv):
     parser.add_argument("--directory", default="sweeps", help="the sweep's folder: DIRECTORY/<app>/ (default: sweeps)")
     parser.add_argument("--objective", help="a logged value to optimise (default: val_accuracy for classifiers, "
                                             "else val_loss)")
-    parser.add_argument("--fix", type=cli.model_arg, action="append", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--fix", type=fix, action="append", default=[], metavar="NAME=VALUE",
                         help="fix a hyperparameter (repeatable), e.g. --fix model=convnet --fix batch_size=64")
     parser.add_argument("--space", help="a JSON or YAML file narrowing or widening hyperparameters, e.g. "
                                         '{"learning_rate": {"float": [1e-4, 1e-3], "log": true}}')
@@ -113,6 +121,10 @@ def main(argv=None) -> int:
     from applications.kit import run, training
     from tuning import sweep
 
+    if strategy.num_replicas_in_sync > 1:
+        # Keras' multi-step loop over a pipeline of unknown length fails under MirroredStrategy
+        # ("You must feed a value for placeholder"): one step per execution there.
+        task.steps_per_execution = 1
     app_args = run.parse_args(task, rest)
     training.seed_everything(app_args.seed, app_args.deterministic)
     training.configure_precision(app_args.precision)
@@ -121,10 +133,13 @@ def main(argv=None) -> int:
     if prepared.validation is None:
         raise cli.UsageError(f"{task.name} has no validation split to tune on")
     objective = args.objective or default_objective
+    hypermodel = sweep.KitHyperModel(task, app_args, prepared, space, objective, fixed=dict(args.fix),
+                                     overrides=read_space(args.space))
+    hypermodel.check_names()
+    # The default trial's options and model: an impossible --fix or --space is one error now, not one per trial.
     hp = kt.HyperParameters()
-    sweep.declare(hp, dict(args.fix), read_space(args.space))
-    hypermodel = sweep.KitHyperModel(task, app_args, prepared, space, objective)
-    hypermodel.arguments(hp.copy())  # an impossible --fix or --space is a one-line error now, not per trial
+    hypermodel.fresh_session(hp)
+    hypermodel.build_model(hp)
     directory = pathlib.Path(args.directory)
     with sweep.environment(**distribution_environment(args)):
         tuner = sweep.make_tuner(args.tuner, hypermodel, objective=objective, max_trials=args.max_trials,

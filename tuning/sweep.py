@@ -50,38 +50,87 @@ def objective_for(name: str) -> kt.Objective:
     return kt.Objective(name, "max" if maximise else "min")
 
 
-def declare(hp: kt.HyperParameters, fixed: dict, space: dict) -> None:
-    """Pre-declare ``--fix`` values and ``--space`` entries; the application's space then uses them.
+class Overrides:
+    """The ``HyperParameters`` a space function sees, with the user's ``--fix`` and ``--space`` applied.
 
-    ``space`` maps a name to ``{"choice": [...]}``, ``{"float": [lo, hi], "log": true}``,
-    ``{"int": [lo, hi]}`` or ``{"fixed": value}``: it narrows or widens that
-    hyperparameter (KerasTuner keeps the first declaration of a name).
+    A fixed name becomes ``hp.Fixed(name, value)`` and a ``--space`` entry
+    replaces the application's declaration, at the same place, so inside the
+    same conditional scope (``mlp.width`` stays a hyperparameter of the mlp).
+    ``--space`` entries: ``{"choice": [...]}``, ``{"float": [lo, hi], "log": true}``,
+    ``{"int": [lo, hi]}`` or ``{"fixed": value}``. Names seen are recorded, so
+    a misspelt one can be reported.
     """
-    for name, spec in space.items():
+
+    def __init__(self, hp, fixed: dict, space: dict):
+        self.hp, self.fixed, self.space, self.seen = hp, fixed, space, set()
+
+    def __getattr__(self, name):  # conditional_scope, values ...
+        return getattr(self.hp, name)
+
+    def _declare(self, kind, name, *args, **kwargs):
+        self.seen.add(name)
+        if name in self.fixed:
+            return self.hp.Fixed(name, self.fixed[name])
+        spec = self.space.get(name)
+        if spec is None:
+            return getattr(self.hp, kind)(name, *args, **kwargs)
         if not isinstance(spec, dict) or len(set(spec) - {"log", "step"}) != 1:
             raise cli.UsageError(f"--space: {name}: expected one of choice / float / int / fixed, got {spec!r}")
         if "choice" in spec:
-            hp.Choice(name, list(spec["choice"]))
-        elif "float" in spec:
-            hp.Float(name, *map(float, spec["float"]), step=spec.get("step"),
-                     sampling="log" if spec.get("log") else "linear")
-        elif "int" in spec:
-            hp.Int(name, *map(int, spec["int"]), step=spec.get("step", 1))
-        elif "fixed" in spec:
-            hp.Fixed(name, spec["fixed"])
-        else:
-            raise cli.UsageError(f"--space: {name}: unknown kind {next(iter(spec))!r}; use choice, float, int or fixed")
-    for name, value in fixed.items():
-        hp.Fixed(name, value)
+            return self.hp.Choice(name, list(spec["choice"]))
+        if "float" in spec:
+            return self.hp.Float(name, *map(float, spec["float"]), step=spec.get("step"),
+                                 sampling="log" if spec.get("log") else "linear")
+        if "int" in spec:
+            return self.hp.Int(name, *map(int, spec["int"]), step=spec.get("step", 1))
+        if "fixed" in spec:
+            return self.hp.Fixed(name, spec["fixed"])
+        raise cli.UsageError(f"--space: {name}: unknown kind {next(iter(spec))!r}; use choice, float, int or fixed")
+
+    def Choice(self, name, *args, **kwargs):  # noqa: N802 (KerasTuner's names)
+        return self._declare("Choice", name, *args, **kwargs)
+
+    def Float(self, name, *args, **kwargs):  # noqa: N802
+        return self._declare("Float", name, *args, **kwargs)
+
+    def Int(self, name, *args, **kwargs):  # noqa: N802
+        return self._declare("Int", name, *args, **kwargs)
+
+    def Fixed(self, name, value, **kwargs):  # noqa: N802
+        return self._declare("Fixed", name, value, **kwargs)
 
 
 class KitHyperModel(kt.HyperModel):
     """One application's search space, built and trained by the application's kit."""
 
-    def __init__(self, task: Task, base_args, prepared: Prepared, space, objective: str):
+    def __init__(self, task: Task, base_args, prepared: Prepared, space, objective: str, *, fixed=None,
+                 overrides=None):
         super().__init__(name=task.name)
-        self.task, self.base_args, self.prepared, self.space, self.objective = (
-            task, base_args, prepared, space, objective)
+        self.task, self.base_args, self.prepared, self.objective = task, base_args, prepared, objective
+        self.app_space, self.fixed, self.overrides = space, dict(fixed or {}), dict(overrides or {})
+
+    def space(self, hp, args) -> dict:
+        """The application's space with the user's --fix and --space applied."""
+        return self.app_space(Overrides(hp, self.fixed, self.overrides), args)
+
+    def check_names(self) -> None:
+        """Every --fix / --space name must be one of the space's (all models' included)."""
+        seen = set()
+        for model in [None, *self.task.models]:
+            hp = kt.HyperParameters()
+            if model is not None:
+                hp.values["model"] = model
+            overrides = Overrides(hp, {k: v for k, v in self.fixed.items() if k != "model"}, {})
+            try:
+                self.app_space(overrides, self.base_args)
+            except (ValueError, KeyError):  # a model outside the space's choice
+                pass
+            seen |= overrides.seen
+        unknown = sorted(set(self.fixed) | set(self.overrides) - seen)
+        unknown = [name for name in unknown if name not in seen]
+        if unknown:
+            raise cli.UsageError(f"{unknown[0]} is not a hyperparameter of the {self.task.name} space; it has: "
+                                 f"{', '.join(sorted(seen))}")
 
     def arguments(self, hp):
         """The application's options for this trial: its command line, overridden by the trial's values."""
@@ -90,7 +139,8 @@ class KitHyperModel(kt.HyperModel):
             setattr(args, key, value)
         args.model = self.task.aliases.get(args.model, args.model)
         if self.task.models and args.model not in self.task.models:
-            raise cli.UsageError(f"the space offers --model {args.model}, which {self.task.name} does not take")
+            raise cli.UsageError(f"--model {args.model} is not offered by {self.task.name}; use one of: "
+                                 f"{', '.join(self.task.models)}")
         self.task.check_arguments(args)
         return args
 
@@ -98,14 +148,17 @@ class KitHyperModel(kt.HyperModel):
         """Declare the trial's hyperparameters (KerasTuner calls this to discover the conditional space)."""
         self.space(hp, self.base_args)
 
-    def build_model(self, hp) -> keras.Model:
-        """The trial's model, built by the application from the trial's options."""
-        keras.backend.clear_session()  # also resets the dtype policy: set it again
+    def fresh_session(self, hp) -> None:
+        """Before a trial (outside any strategy scope): clear the Keras session, seed, set the precision."""
+        keras.backend.clear_session()  # frees the last trial's graph; also resets the dtype policy
         gc.collect()
         args = self.arguments(hp)
         training.seed_everything(args.seed, args.deterministic)
         training.configure_precision(args.precision)
-        return self.task.build(args, self.prepared)
+
+    def build_model(self, hp) -> keras.Model:
+        """The trial's model, built by the application from the trial's options."""
+        return self.task.build(self.arguments(hp), self.prepared)
 
     def fit(self, hp, model, *, trial_dir, epochs, callbacks=()):
         import tensorflow as tf
@@ -135,10 +188,12 @@ class KitTunerMixin:
     def run_trial(self, trial, *fit_args, epochs=None, tensorboard=False, **fit_kwargs):
         hp = trial.hyperparameters
         trial_dir = pathlib.Path(self.get_trial_dir(trial.trial_id))
+        print(f"Trial {trial.trial_id} on worker {self.tuner_id}", flush=True)
         if "tuner/epochs" in hp.values:  # Hyperband: this round's budget, warm-started from an earlier trial
             epochs = (hp.values["tuner/epochs"] - hp.values.get("tuner/initial_epoch", 0)) * self.epochs_per_unit
         started = time.perf_counter()
         strategy = self.distribution_strategy or tf_default_strategy()
+        self.hypermodel.fresh_session(hp)
         with strategy.scope():
             model = self.hypermodel.build_model(hp)
             earlier = hp.values.get("tuner/trial_id")
@@ -205,7 +260,7 @@ def make_tuner(kind: str, hypermodel: KitHyperModel, *, objective: str, max_tria
                    directory=str(directory), project_name=project_name, overwrite=False,
                    tune_new_entries=True, allow_new_entries=True,
                    # A failed trial is recorded and the sweep goes on; only a run of failures stops it.
-                   max_consecutive_failed_trials=max(3, max_trials),
+                   max_consecutive_failed_trials=max_trials + 1,
                    distribution_strategy=distribution_strategy)
     units = hyperband_units(max_trials)
     if kind == "hyperband":
@@ -213,10 +268,11 @@ def make_tuner(kind: str, hypermodel: KitHyperModel, *, objective: str, max_tria
     else:
         options.update(max_trials=max_trials)
     tuner = type(f"Kit{base.__name__}", (KitTunerMixin, base), {})(hypermodel, **options)
-    defaults_first(tuner.oracle)
     tuner.epochs_per_unit = max(1, round(max_epochs / units))
-    if kind == "hyperband":
-        tuner.oracle.max_trials = max_trials  # stop after max_trials even mid-iteration
+    if hasattr(tuner.oracle, "_random_values"):  # the oracle itself (not a worker's client of the chief's)
+        defaults_first(tuner.oracle)
+        if kind == "hyperband":
+            tuner.oracle.max_trials = max_trials  # stop after max_trials even mid-iteration
     return tuner
 
 
@@ -328,7 +384,9 @@ def export_best(tuner, hypermodel: KitHyperModel, directory) -> list[pathlib.Pat
     pooled = replace(prepared, train=(np.concatenate([x_train, x_val]),
                                       None if y_train is None else np.concatenate([y_train, y_val])),
                      validation=None)
-    model = hypermodel.build_model(hp)
+    hypermodel.fresh_session(hp)
+    with (tuner.distribution_strategy or tf_default_strategy()).scope():
+        model = hypermodel.build_model(hp)
     run_dir = pathlib.Path(directory) / "best"
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"Retraining trial {trial.trial_id} on train + validation for {args.epochs} epochs in {run_dir}")

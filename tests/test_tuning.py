@@ -1,0 +1,174 @@
+"""KerasTuner sweeps through the kit: results files, --fix/--space, failed trials, exact resume after SIGKILL,
+export of the best configuration, mirrored training on two logical CPUs, and a chief with two workers."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, assert_one_line_error, run_in_process
+
+TINY = ["--source", "embedded", "--verbose", "0", "--precision", "float32", "--fix", "model=mlp",
+        "--fix", "mlp.depth=1", "--fix", "mlp.width=32"]
+
+
+def sweep(*args, cwd, timeout=300, env=None):
+    return subprocess.run([sys.executable, "-m", "tuning", "digits", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+def test_random_sweep_writes_csv_png_json_and_exports_the_best(tmp_path, capsys):
+    from tuning.__main__ import main
+
+    code, out, err = run_in_process(main, "digits", *TINY, "--tuner", "random", "--max-trials", "3",
+                                    "--max-epochs", "3", "--directory", tmp_path / "sweeps", "--export-best",
+                                    "--export-dir", tmp_path / "exports", "--tensorboard-hparams", capsys=capsys)
+    assert code == 0, err
+    project = tmp_path / "sweeps" / "digits"
+    table = pd.read_csv(project / "results.csv")
+    assert list(table["trial_id"]) == [0, 1, 2] and (table["status"] == "COMPLETED").all()
+    assert {"learning_rate", "optimizer", "batch_size", "objective", "epochs", "seconds", "peak_rss_mb"} <= set(table)
+    assert (table["model"] == "mlp").all() and (table["mlp.width"] == 32).all()  # --fix held
+    # The first trial is the application's default configuration.
+    first = table.iloc[0]
+    assert (first["optimizer"], first["learning_rate"], first["batch_size"]) == ("adam", 0.002, 32)
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    assert best["objective"]["val_accuracy"] == pytest.approx(table["objective"].max())
+    assert (project / "objective.png").stat().st_size > 0
+    assert list((project / "tensorboard").glob("trial_*/events.out.tfevents.*"))
+    metadata = json.loads((tmp_path / "exports" / "digits" / "1" / "metadata.json").read_text())
+    assert metadata["training_arguments"]["model"] == "mlp"
+    assert "Best configuration exported" in out
+
+
+def test_space_file_narrows_and_a_nan_trial_is_recorded_as_failed(tmp_path, capsys):
+    from tuning.__main__ import main
+
+    space = tmp_path / "space.json"
+    # The first value is the default, so trial 0 trains with a learning rate that makes the loss NaN.
+    space.write_text(json.dumps({"learning_rate": {"choice": [1e6, 1e-3]}, "optimizer": {"fixed": "sgd"}}))
+    code, out, err = run_in_process(main, "digits", *TINY, "--max-trials", "4", "--max-epochs", "2",
+                                    "--space", space, "--directory", tmp_path, capsys=capsys)
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "digits" / "results.csv")
+    assert len(table) == 4 and (table["optimizer"] == "sgd").all()
+    assert set(table["learning_rate"]) == {1e6, 1e-3}  # (with seed 42 both are drawn)
+    failed = table[table["status"] == "FAILED"]
+    assert set(failed["learning_rate"]) == {1e6} and failed["message"].str.contains("NaN").all()
+    assert (table[table["learning_rate"] == 1e-3]["status"] == "COMPLETED").all()
+    assert "completed" in out and "failed" in out
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--space", "{tmp}/missing.json"], ["--space", "no such file"]),
+    (["--fix", "model=resnet50"], ["--model resnet50", "small_inputs=True"]),
+    (["--fix", "mlp.widht=3"], ["mlp.widht is not a hyperparameter", "mlp.width"]),
+    (["--fix", "model=lstm"], ["--model lstm is not offered by digits"]),
+    (["--role", "worker"], ["--oracle-address"]),
+    (["--max-trials", "0"], ["--max-trials", "must be 1 or more"]),
+])
+def test_bad_sweep_options_are_one_line_errors(args, fragments, tmp_path, capsys):
+    from tuning.__main__ import main
+
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    code, _, err = run_in_process(main, "digits", "--source", "embedded", "--directory", tmp_path, *args,
+                                  capsys=capsys)
+    assert_one_line_error(code, err, *fragments)
+
+
+def test_a_sweep_killed_mid_trial_resumes_without_repeating_trials(tmp_path):
+    command = [*TINY, "--max-trials", "3", "--max-epochs", "8", "--directory", tmp_path / "sweeps"]
+    first = subprocess.Popen([sys.executable, "-m", "tuning", "digits", *map(str, command)], cwd=tmp_path,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    project = tmp_path / "sweeps" / "digits"
+    deadline = time.monotonic() + 240
+    try:  # kill during trial 1, after its kit backup holds an epoch
+        while not list(project.glob("trial_1/backup/state/state.json")):
+            assert first.poll() is None, "the sweep ended before the kill"
+            assert time.monotonic() < deadline, "trial 1 never started"
+            time.sleep(0.05)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    trial_0 = (project / "trial_0" / "kit.json").read_text()
+    second = sweep(*command, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "Resuming from epoch" in second.stdout  # trial 1 continued from its backup
+    table = pd.read_csv(project / "results.csv")
+    assert list(table["trial_id"]) == [0, 1, 2] and (table["status"] == "COMPLETED").all()
+    assert (project / "trial_0" / "kit.json").read_text() == trial_0  # the finished trial was not rerun
+    assert second.stdout.count("Search: Running Trial #") == 2  # trial 1 again and trial 2, nothing else
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    result = sweep(*TINY, "--cpu-devices", "2", "--max-trials", "1", "--max-epochs", "2", "--directory", tmp_path,
+                   cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 replica(s)" in result.stdout
+    table = pd.read_csv(tmp_path / "digits" / "results.csv")
+    assert table["status"].tolist() == ["COMPLETED"] and table["objective"].iloc[0] > 0.5
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_chief_and_two_workers_run_every_trial_once_and_survive_a_killed_worker(tmp_path):
+    address = f"127.0.0.1:{free_port()}"
+    common = [sys.executable, "-m", "tuning", "digits", *TINY, "--max-trials", "5", "--max-epochs", "6",
+              "--directory", str(tmp_path / "shared")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def start(*role, name):
+        log = open(tmp_path / f"{name}.log", "w")
+        return subprocess.Popen([*common, *role, "--oracle-address", address], cwd=tmp_path, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+    chief = start("--role", "chief", name="chief")
+    time.sleep(3)
+    workers = {name: start("--role", "worker", "--tuner-id", name, name=name) for name in ("w1", "w2")}
+    project = tmp_path / "shared" / "digits"
+    deadline = time.monotonic() + 240
+
+    def trials_of(log_name):
+        path = tmp_path / f"{log_name}.log"
+        text = path.read_text() if path.exists() else ""
+        return [line.split()[1] for line in text.splitlines() if line.startswith("Trial ") and " on worker " in line]
+
+    try:
+        # Kill w1 once a trial of its has a backup (mid-trial); w2 carries on meanwhile.
+        while not (trials_of("w1") and (project / f"trial_{trials_of('w1')[-1]}" / "backup/state/state.json").exists()):
+            assert chief.poll() is None and time.monotonic() < deadline, "w1 never got a trial"
+            time.sleep(0.05)
+        killed = trials_of("w1")[-1]
+        workers["w1"].send_signal(signal.SIGKILL)
+        workers["w1"].wait()
+        time.sleep(5)
+        assert workers["w2"].poll() in (None, 0)  # still running (or done): not stopped by w1's death
+        # A scheduler restarts the worker under its name: the oracle hands it its unfinished trial again.
+        workers["w1"] = start("--role", "worker", "--tuner-id", "w1", name="w1-again")
+        for process in (*workers.values(), chief):
+            process.wait(timeout=max(1, deadline - time.monotonic()))
+    finally:
+        for process in (chief, *workers.values()):
+            if process.poll() is None:
+                process.kill()
+    logs = {p.stem: p.read_text()[-3000:] for p in tmp_path.glob("*.log")}
+    assert chief.returncode == 0 and workers["w2"].returncode == 0 and workers["w1"].returncode == 0, logs
+    table = pd.read_csv(project / "results.csv")
+    assert sorted(table["trial_id"]) == list(range(5)) and (table["status"] == "COMPLETED").all(), table
+    runs = trials_of("w1") + trials_of("w2") + trials_of("w1-again")
+    assert sorted(set(runs)) == [str(i) for i in range(5)]
+    assert trials_of("w1-again")[0] == killed  # the killed trial went back to its worker ...
+    assert sorted(runs) == sorted([str(i) for i in range(5)] + [killed])  # ... and nothing else ran twice
+    assert trials_of("w2"), "w2 ran no trial"
+    assert "Resuming from epoch" in logs["w1-again"]
