@@ -86,8 +86,9 @@ class Generation(Task):
         if args.conditional and args.model == "vae":
             raise cli.UsageError("--conditional applies to the GANs; the VAE here is unconditional")
         gan = args.model != "vae"
-        # A GAN logs no validation loss, and its losses do not track image quality: train every epoch.
-        self.monitor, self.patience = ("g_loss", args.epochs + 1) if gan else (None, 15)
+        # A GAN logs no validation loss, and its losses do not track image quality: train every epoch
+        # and keep the last one (no early stopping, no "best" epoch by g_loss).
+        self.monitor, self.patience = ("g_loss", None) if gan else (None, 15)
         self.adam_betas = {k: v for k, v in DEFAULT_ADAM.get(_loss(args.model), {}).items() if k != "learning_rate"}
 
     def load(self, args) -> Prepared:

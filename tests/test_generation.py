@@ -36,6 +36,13 @@ def test_training_writes_grids_gif_losses_and_quality(conditional_run):
         assert gif.n_frames == 3
     history = pd.read_csv(run_dir / "history.csv")
     assert {"g_loss", "d_loss", "coverage_min", "coverage_max"} <= set(history.columns) and len(history) == 3
+    # The saved generator is the last epoch's (no "best" epoch by g_loss is restored): it redraws the last grid.
+    import keras
+
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    grid = generation.tile(generation.generate(generation.generator_of(model), generation.GRID ** 2, 42))
+    with Image.open(run_dir / "samples" / "epoch_003.png") as last:
+        np.testing.assert_array_equal(np.asarray(grid), np.asarray(last))
     metrics = json.loads((run_dir / "metrics.json").read_text())
     quality = metrics["quality"]
     assert set(quality) == {"real (held out)", "dcgan", "untrained"}

@@ -144,20 +144,26 @@ def _plain(value):
 def standard_callbacks(run_dir, backup_dir, *, monitor="val_loss", mode="auto", patience=15,
                        reduce_lr=True, reduce_lr_patience=3, extra=(), tensorboard=False
                        ) -> list[keras.callbacks.Callback]:
-    """The callbacks above, in that order, with ``extra`` ones (e.g. a warm-up) before the backup."""
+    """The callbacks above, in that order, with ``extra`` ones (e.g. a warm-up) before the backup.
+
+    ``patience=None``: no early stopping and no best checkpoint, for a model
+    whose logged values do not say which epoch is best (a GAN's losses):
+    EarlyStopping restores the best epoch's weights at the end of training
+    even when it never stopped, which for a GAN means its first epoch.
+    """
     run_dir = pathlib.Path(run_dir)
     callbacks = [LearningRateLog(), keras.callbacks.TerminateOnNaN()]
     if reduce_lr:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5,
                                                            patience=reduce_lr_patience, min_lr=1e-6))
-    callbacks += [
-        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
-                                      restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor=monitor, mode=mode,
-                                        save_best_only=True),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        *extra,
-    ]
+    if patience is not None:
+        callbacks += [
+            keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
+                                          restore_best_weights=True),
+            keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor=monitor, mode=mode,
+                                            save_best_only=True),
+        ]
+    callbacks += [keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True), *extra]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
     callbacks.append(ExactBackup(backup_dir, callbacks))

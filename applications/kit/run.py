@@ -86,7 +86,7 @@ class Task:
     cross_validates = False          # offer --cv K (stratified K-fold; needs test = (x, y) labels)
     monitor: str | None = None       # default: val_loss with validation data, else loss
     mode = "auto"
-    patience = 15
+    patience: int | None = 15        # None: no early stopping or best checkpoint (every epoch runs)
     steps_per_execution = 1
 
     def add_arguments(self, parser) -> None:

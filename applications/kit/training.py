@@ -77,7 +77,7 @@ class TrainResult:
 
 def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, run_dir, backup_dir,
           loss=None, metrics=None, optimiser: OptimiserSettings | None = None, steps_per_epoch=None,
-          monitor: str | None = None, mode: str = "auto", patience: int = 15, steps_per_execution: int = 1,
+          monitor: str | None = None, mode: str = "auto", patience: int | None = 15, steps_per_execution: int = 1,
           callbacks=(), tensorboard=False, verbose=2, log=print) -> TrainResult:
     """Fit ``model`` with the standard callbacks, resuming exactly from a backup if there is one.
 
