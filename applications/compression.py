@@ -394,14 +394,15 @@ def print_comparison(results, metrics) -> None:
 
 
 def plot_rate_distortion(curves: dict, path) -> None:
-    """Bytes per image (log) against MSE, one line (or point) per codec."""
+    """Bytes per image (log) against MSE, one line (or point) per codec, each with its own marker."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for name, points in curves.items():
+    styles = ["o-", "s--", "x:", "^-.", "D-", "v--", "*-"]
+    for (name, points), style in zip(curves.items(), styles):
         points = sorted(points)
-        ax.plot([p[0] for p in points], [p[1] for p in points], "o-" if len(points) > 1 else "*",
-                markersize=5 if len(points) > 1 else 12, label=name)
+        ax.plot([p[0] for p in points], [p[1] for p in points], style if len(points) > 1 else "*",
+                markersize=6 if len(points) > 1 else 12, label=name)
     ax.set_xscale("log")
     ax.set_xlabel("bytes per image")
     ax.set_ylabel("mean squared error (pixels in [0, 1])")

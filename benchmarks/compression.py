@@ -28,10 +28,10 @@ quiet_tensorflow()
 import argparse  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
-import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
-import numpy as np  # noqa: E402
+
+from benchmarks.docs import save_for_docs  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "mnist"
@@ -45,7 +45,14 @@ def main(argv=None):
     parser.add_argument("--latent", type=int, nargs="*", default=[8, 16, 32, 64],
                         help="code sizes of the convolutional autoencoder (dense and linear: 16 and 32)")
     parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw the figures and the table from benchmarks/results/compression.json")
     args = parser.parse_args(argv)
+    if args.plot_only:
+        saved = json.loads((RESULTS / "compression.json").read_text())
+        plot(saved["autoencoders"], saved["curves"])
+        print_table(saved["autoencoders"], saved["goals"])
+        return
     if not pathlib.Path(args.data).exists():
         raise SystemExit(f"{args.data} is missing: pass --data with MNIST's IDX files")
 
@@ -70,7 +77,7 @@ def main(argv=None):
             print(f"{model} {latent}: MSE {results[f'{model}_{latent}']['mse']:.5f} "
                   f"(PCA {results[f'{model}_{latent}']['pca_mse']:.5f})", flush=True)
             if model == "conv" and latent == 16:
-                shutil.copy(run_dir / "reconstructions.png", ROOT / "docs" / "compression_reconstructions.png")
+                save_for_docs(run_dir / "reconstructions.png", ROOT / "docs" / "compression_reconstructions.png")
 
         # PCA and JPEG curves on the same test images (the application's split, seed 42).
         dataset = images.load_images(args.data)
@@ -94,11 +101,18 @@ def main(argv=None):
     (RESULTS / "compression.json").write_text(json.dumps(
         {"data": args.data, "split": "random seed 42: 7,200 train / 800 validation / 2,000 test",
          "bits": 8, "autoencoders": results, "curves": curves, "goals": goals}, indent=2) + "\n")
-    plot = {f"{name} autoencoder": [(v["bytes_per_image"], v["mse"]) for v in results.values() if v["model"] == name]
-            for name in ("conv", "dense", "linear")}
-    compression.plot_rate_distortion({**plot, **curves}, RESULTS / "compression_rate_distortion.png")
-    shutil.copy(RESULTS / "compression_rate_distortion.png", ROOT / "docs" / "compression_rate_distortion.png")
+    plot(results, curves)
     print_table(results, goals)
+
+
+def plot(results, curves):
+    from applications import compression
+
+    lines = {f"{name} autoencoder": [(v["bytes_per_image"], v["mse"]) for v in results.values()
+                                     if v["model"] == name] for name in ("conv", "dense", "linear")}
+    compression.plot_rate_distortion({**lines, **curves}, RESULTS / "compression_rate_distortion.png")
+    save_for_docs(RESULTS / "compression_rate_distortion.png", ROOT / "docs" / "compression_rate_distortion.png",
+                  colour=True)
 
 
 def print_table(results, goals):

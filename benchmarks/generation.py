@@ -27,7 +27,8 @@ quiet_tensorflow()
 import argparse  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
-import shutil  # noqa: E402
+
+from benchmarks.docs import save_for_docs  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "mnist"
@@ -77,8 +78,8 @@ def main(argv=None):
     docs = ROOT / "docs"
     docs.mkdir(exist_ok=True)
     grid = sorted((run_dirs[first] / "samples").glob("epoch_*.png"))[-1]
-    shutil.copy(grid, docs / "generation_samples.png")
-    shutil.copy(run_dirs[first] / "evaluation" / "quality_samples.png", docs / "generation_quality_samples.png")
+    save_for_docs(grid, docs / "generation_samples.png")
+    save_for_docs(run_dirs[first] / "evaluation" / "quality_samples.png", docs / "generation_quality_samples.png")
     print("\n| images | classifier FID | coverage (min-max x uniform) | asked class |")
     print("|---|---|---|---|")
     for name, row in table.items():
