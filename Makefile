@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
 .PHONY: run test test-all benchmark benchmark-zoo benchmark-sentiment benchmark-forecasting benchmark-compression \
-        benchmark-generation zoo-table clean
+        benchmark-generation benchmark-tuning zoo-table clean
 
 # `make run` installs only what the package needs; `make test` adds the test extra (jax, hypothesis, ...).
 $(VENV)/.installed: pyproject.toml
@@ -46,6 +46,9 @@ benchmark-compression: $(VENV)/.installed
 
 benchmark-generation: $(VENV)/.installed
 	$(PY) -m benchmarks.generation
+
+benchmark-tuning: $(VENV)/.installed
+	$(PY) -m benchmarks.tuning
 
 clean:
 	rm -rf runs .pytest_cache .hypothesis
