@@ -138,15 +138,19 @@ class Compression(Task):
         encoder, decoder = parts(model)
         shape = prepared.info["image_shape"]
         ranges = code_ranges(encode_floats(encoder, prepared.train[0]))
+        example = prepared.test[:2]
         return [
             Serving(*encoder_signature(encoder, shape), name="compression_encoder", track=encoder, metadata={
                 "inputs": {"images": {"dtype": "uint8", "shape": [-1, *shape]}},
                 "outputs": {"codes": [-1, args.latent_dim]},
+                "example_request": {"instances": example.tolist()},
                 "decoder_hash": model_hash(decoder),
                 "training_code_ranges": {"offset": ranges[0].tolist(), "scale_8_bit": (ranges[1] / 255).tolist()}}),
             Serving(*decoder_signature(decoder, args.latent_dim), name="compression_decoder", track=decoder,
                     metadata={"inputs": {"codes": {"dtype": "float32", "shape": [-1, args.latent_dim]}},
-                              "outputs": {"images": [-1, *shape]}, "decoder_hash": model_hash(decoder)}),
+                              "outputs": {"images": [-1, *shape]}, "output_ranges": {"images": [0, 255]},
+                              "example_request": {"instances": encode_floats(encoder, example).round(4).tolist()},
+                              "decoder_hash": model_hash(decoder)}),
         ]
 
 

@@ -41,3 +41,10 @@ def generate():
     from applications.generation import cli_main
 
     cli_main()
+
+
+def serve_check():
+    quiet_tensorflow()
+    from applications.serving import cli_main
+
+    cli_main()

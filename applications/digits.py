@@ -110,10 +110,14 @@ class Digits(ClassificationTask):
     def serving(self, model, prepared, args) -> Serving:
         image_shape = tuple(prepared.info["image_shape"])
         fn, signature = serving_signature(model, image_shape)
+        classes = len(prepared.info["labels"])
+        example = prepared.test[0][:2]
         return Serving(fn, signature, metadata={
             "inputs": {"images": {"dtype": "uint8", "shape": [-1, *image_shape[:2]],
                                   "also_accepts": [-1, *image_shape]}},
-            "outputs": {"probabilities": [-1, len(prepared.info["labels"])], "class_id": [-1]},
+            "outputs": {"probabilities": [-1, classes], "class_id": [-1]},
+            "output_ranges": {"probabilities": [0, 1], "class_id": [0, classes - 1]},
+            "example_request": {"instances": (example[..., 0] if image_shape[-1] == 1 else example).tolist()},
         })
 
 

@@ -156,6 +156,7 @@ class Generation(Task):
             example["labels"] = [3]
         return Serving(fn, signature, track=generator, metadata={
             "inputs": inputs, "outputs": {"images": [-1, *prepared.info["image_shape"]]},
+            "output_ranges": {"images": [0, 255]},
             "example_request": {"inputs": example}})
 
 

@@ -169,6 +169,7 @@ class Sentiment(ClassificationTask):
         return Serving(fn, signature, metadata={
             "inputs": {"texts": {"dtype": "string", "shape": [-1]}},
             "outputs": {"probabilities": [-1, len(prepared.info["labels"])], "class_id": [-1], "label": [-1]},
+            "output_ranges": {"probabilities": [0, 1], "class_id": [0, len(prepared.info["labels"]) - 1]},
             "example_request": {"instances": ["A moving, beautifully acted film.",
                                               "Two hours I will never get back."]},
         })

@@ -1,7 +1,7 @@
 """``python -m tuning <app> ...`` (console script ``kerazoo-tune``): a KerasTuner sweep over an application.
 
     python -m tuning digits --source embedded --tuner hyperband --max-trials 6 --max-epochs 9
-    python -m tuning sentiment --data ../shared/data/imdb/imdb_sample.csv --tuner bayesian --max-trials 20
+    python -m tuning sentiment --data ../shared/data/imdb/imdb_reviews_2499.csv --tuner bayesian --max-trials 20
     python -m tuning digits --source embedded --fix model=convnet --fix batch_size=64 --space narrow.json
     python -m tuning digits --source embedded --export-best
     # several machines, one shared directory:

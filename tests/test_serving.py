@@ -1,0 +1,69 @@
+"""The serving checker on every application's export, in a fresh process: signature, both REST formats,
+saved_model_cli, output shapes and ranges; and that it fails when the export breaks a promise."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, SHARED_DATA, run_in_process
+
+COMMON = ["--epochs", "1", "--verbose", "0", "--precision", "float32", "--export"]
+APPS = {
+    "digits": ("applications.digits", ["--source", "embedded", "--model", "convnet"], ["digits"]),
+    "sentiment": ("applications.sentiment", ["--data", str(SHARED_DATA / "imdb" / "imdb_reviews_2499.csv")], ["sentiment"]),
+    "forecast": ("applications.forecasting", ["--lookback", "32", "--horizon", "4"], ["forecast"]),
+    "compression": ("applications.compression", ["train", "--source", "embedded"],
+                    ["compression_encoder", "compression_decoder"]),
+    "generation": ("applications.generation", ["train", "--source", "embedded", "--conditional",
+                                               "--classifier-epochs", "1", "--samples", "50"], ["generation"]),
+}
+
+
+def check(export, *extra):
+    return subprocess.run([sys.executable, "-m", "applications.serving", "check", str(export), *extra],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.mark.parametrize("app", list(APPS))
+def test_every_application_export_passes_the_serving_check(app, tmp_path, capsys):
+    import importlib
+
+    module, args, exports = APPS[app]
+    if app == "sentiment" and not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent")
+    code, _, err = run_in_process(importlib.import_module(module).main, *args, *COMMON, "--output", tmp_path / "runs",
+                                  "--export-dir", tmp_path / "exports", capsys=capsys)
+    assert code == 0, err
+    for name in exports:
+        result = check(tmp_path / "exports" / name / "1")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        assert "FAIL" not in result.stdout and "saved_model_cli gives the signature's answer" in result.stdout
+        assert f"/v1/models/{name}:predict" in result.stdout and "curl -d '{\"instances\": " in result.stdout
+
+
+def test_the_check_fails_when_the_export_breaks_its_metadata(tmp_path, capsys):
+    from applications.digits import main
+
+    code, _, err = run_in_process(main, *APPS["digits"][1], *COMMON, "--output", tmp_path / "runs", "--export-dir",
+                                  tmp_path / "exports", capsys=capsys)
+    assert code == 0, err
+    export = tmp_path / "exports" / "digits" / "1"
+    metadata = json.loads((export / "metadata.json").read_text())
+    metadata["inputs"]["images"]["dtype"] = "float32"     # a client would send the wrong type
+    metadata["outputs"]["probabilities"] = [-1, 11]       # and expect an eleventh class
+    (export / "metadata.json").write_text(json.dumps(metadata))
+    result = check(export, "--no-cli")
+    assert result.returncode == 1
+    assert "FAIL input images: dtype uint8 (metadata float32)" in result.stdout
+    assert "FAIL instances: output probabilities shape [2, 10] (metadata [-1, 11])" in result.stdout
+
+
+def test_the_check_refuses_a_folder_that_is_not_an_export(tmp_path, capsys):
+    from applications.serving import main
+
+    code, _, err = run_in_process(main, "check", tmp_path, capsys=capsys)
+    assert code == 2 and "not a SavedModel version folder" in err
