@@ -121,10 +121,6 @@ def main(argv=None) -> int:
     from applications.kit import run, training
     from tuning import sweep
 
-    if strategy.num_replicas_in_sync > 1:
-        # Keras' multi-step loop over a pipeline of unknown length fails under MirroredStrategy
-        # ("You must feed a value for placeholder"): one step per execution there.
-        task.steps_per_execution = 1
     app_args = run.parse_args(task, rest)
     training.seed_everything(app_args.seed, app_args.deterministic)
     training.configure_precision(app_args.precision)

@@ -233,23 +233,31 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
     from another trial's weights); ``evaluate=False`` skips the test metrics
     (a sweep looks at validation only); ``callbacks`` come before the task's.
     """
-    model = model or task.build(args, prepared)
-    x_train, y_train = prepared.train
-    train_data = data.TrainingPipeline(x_train, y_train, batch_size=args.batch_size, seed=args.seed)
-    steps = train_data.steps_per_epoch
-    validation_data = None
-    if prepared.validation is not None:
-        validation_data = data.make_dataset(*prepared.validation, batch_size=max(args.batch_size, 256))
-    task.compile(model, args, lambda: make_optimizer(optimiser, steps_per_epoch=steps, epochs=args.epochs))
-    print(f"Model: {args.model if task.models else model.name} ({model.count_params():,} parameters), "
-          f"precision {keras.config.dtype_policy().name}; run folder {run_dir}")
-    result = training.train(
-        model, train_data, validation_data, epochs=args.epochs, run_dir=run_dir, backup_dir=backup_dir,
-        loss=task.loss(args), metrics=task.metrics(args), optimiser=optimiser, steps_per_epoch=steps,
-        monitor=task.monitor, mode=task.mode, patience=task.patience,
-        steps_per_execution=task.steps_per_execution,
-        callbacks=[*callbacks, *task.callbacks(model, prepared, args, run_dir)],
-        tensorboard=args.tensorboard, verbose=args.verbose)
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()  # a sweep's MirroredStrategy when it entered one; else the default
+    replicas = strategy.num_replicas_in_sync
+    with strategy.scope():  # variables (model, optimiser) mirrored over the replicas, if several
+        model = model or task.build(args, prepared)
+        x_train, y_train = prepared.train
+        train_data = data.TrainingPipeline(x_train, y_train, batch_size=args.batch_size, seed=args.seed)
+        steps = train_data.steps_per_epoch
+        validation_data = None
+        if prepared.validation is not None:
+            validation_data = data.make_dataset(*prepared.validation, batch_size=max(args.batch_size, 256))
+        task.compile(model, args, lambda: make_optimizer(optimiser, steps_per_epoch=steps, epochs=args.epochs))
+        print(f"Model: {args.model if task.models else model.name} ({model.count_params():,} parameters), "
+              f"precision {keras.config.dtype_policy().name}"
+              f"{f', {replicas} replicas' if replicas > 1 else ''}; run folder {run_dir}")
+        result = training.train(
+            model, train_data, validation_data, epochs=args.epochs, run_dir=run_dir, backup_dir=backup_dir,
+            loss=task.loss(args), metrics=task.metrics(args), optimiser=optimiser, steps_per_epoch=steps,
+            monitor=task.monitor, mode=task.mode, patience=task.patience,
+            # Keras' multi-step loop fails under a distribution strategy with a pipeline of unknown
+            # length ("You must feed a value for placeholder"): one step per execution there.
+            steps_per_execution=task.steps_per_execution if replicas == 1 else 1,
+            callbacks=[*callbacks, *task.callbacks(model, prepared, args, run_dir)],
+            tensorboard=args.tensorboard, verbose=args.verbose)
     return model, result, task.evaluate(model, prepared, args, run_dir) if evaluate else {}
 
 
