@@ -46,6 +46,7 @@ import argparse
 import json
 import pathlib
 import sys
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -58,6 +59,13 @@ from zoo.vae import VAE
 
 COVERAGE_BAND = (0.5, 1.5)  # each class's share of the samples, as a multiple of uniform
 GRID = 8                    # samples per side of the per-epoch grid
+
+
+@dataclass
+class GenerationData(Prepared):
+    """The kit's ``Prepared`` plus the raw training images and labels (for the quality classifier)."""
+
+    images: tuple = (None, None)  # (uint8 [N, H, W, C], labels or None)
 
 
 class Generation(Task):
@@ -91,7 +99,7 @@ class Generation(Task):
         self.monitor, self.patience = ("g_loss", None) if gan else (None, 15)
         self.adam_betas = {k: v for k, v in DEFAULT_ADAM.get(_loss(args.model), {}).items() if k != "learning_rate"}
 
-    def load(self, args) -> Prepared:
+    def load(self, args) -> GenerationData:
         dataset = images.load_images(args.data, args.source, args.resize, need_labels=args.conditional)
         x, y = dataset.x, dataset.y
         labels = dataset.labels
@@ -108,11 +116,11 @@ class Generation(Task):
               f"held out (random, seed {args.seed})")
         y_train = None if y is None else y[train]
         target = (x[train].astype("float32") / 255) if args.model == "vae" else to_unit_range(x[train])
-        return Prepared(train=(target, y_train if args.conditional else None), validation=None,
-                        test=(x[test], None if y is None else y[test]), source=dataset.source,
-                        info={"image_shape": list(x.shape[1:]), "labels": labels,
-                              "split": {"train": len(train), "test": len(test)}},
-                        pool=(x[train], y_train))
+        return GenerationData(train=(target, y_train if args.conditional else None), validation=None,
+                              test=(x[test], None if y is None else y[test]), source=dataset.source,
+                              info={"image_shape": list(x.shape[1:]), "labels": labels,
+                                    "split": {"train": len(train), "test": len(test)}},
+                              images=(x[train], y_train))
 
     def build(self, args, prepared) -> keras.Model:
         shape = tuple(prepared.info["image_shape"])
@@ -296,7 +304,7 @@ def quality_classifier(args, prepared, run_dir) -> QualityClassifier | None:
     run and ``evaluate`` on the same images uses the same classifier. None
     when the images have no labels.
     """
-    x, y = prepared.pool
+    x, y = prepared.images
     if y is None:
         return None
     fingerprint = f"{data.fingerprint(x, y)}-e{args.classifier_epochs}-s{args.seed}"
