@@ -1,6 +1,6 @@
 """GAN image quality on MNIST: classifier FID and class coverage of GANs, the VAE, real and untrained images.
 
-    python -m benchmarks.generation                              # DCGAN, conditional DCGAN, VAE
+    python -m benchmarks.generation                              # DCGAN, conditional DCGAN, VAE (~50 min)
     python -m benchmarks.generation --models dcgan wgan_gp --epochs 30
 
 Every model trains through ``python -m applications.generation train`` on
@@ -45,7 +45,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--models", nargs="*", default=["dcgan", "conditional dcgan", "vae"], choices=list(MODELS))
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--classifier-epochs", type=int, default=10)
     parser.add_argument("--output", default=str(ROOT / "runs" / "benchmark-generation"))
     args = parser.parse_args(argv)
