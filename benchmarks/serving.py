@@ -11,8 +11,10 @@ inputs: the SavedModel's ``serving_default`` loaded with
 ``model(x, training=False)`` on the Keras model loaded from the run folder.
 The three are interleaved (A, B, C, A, B, C ...) in 7 rounds after a warm-up;
 each round times 50 calls (batch 1) or 10 calls (batch 256); the figure is
-the median per-call time over rounds with its min and max. ONNX is not
-measured: tf2onnx does not install against this TensorFlow (see the README).
+the median per-call time over rounds with its min and max. With the ``onnx``
+extra installed (``pip install -e ".[onnx]"``), each export is also
+converted with ``python -m tf2onnx.convert --saved-model`` and timed through
+onnxruntime where it converts; the table says where it does not.
 
 Goal (issue 10): the signature no slower than ``model(x)`` at batch 1, and
 the digits signature under 1 ms at batch 1. Writes
@@ -48,6 +50,24 @@ def train_and_export(app, module, args, work):
     return next((work / "runs" / app).glob("2*")), work / "exports" / app / "1"
 
 
+def to_onnx(export, work):
+    """An onnxruntime session for the export, or the reason there is none."""
+    import subprocess
+    import sys
+
+    try:
+        import onnxruntime
+    except ImportError:
+        return None, "onnxruntime not installed (pip install -e '.[onnx]')"
+    target = work / f"{export.parent.name}.onnx"
+    result = subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(export), "--output",
+                             str(target)], capture_output=True, text=True)
+    if result.returncode:
+        error = [line for line in result.stderr.splitlines() if "Error" in line]
+        return None, f"does not convert ({(error or ['tf2onnx failed'])[-1].strip()[:160]})"
+    return onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"]), None
+
+
 def main():
     import keras
     import tensorflow as tf
@@ -67,6 +87,10 @@ def main():
             name, spec = next(iter(signature.structured_input_signature[1].items()))
             example = np.asarray(metadata["example_request"]["instances"])
             model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+            session, why_not = to_onnx(export, work)
+            if why_not:
+                print(f"{app}: ONNX {why_not}", flush=True)
+                figures[f"{app} onnx"] = why_not
             for batch in (1, 256):
                 x = np.resize(example, (batch, *example.shape[1:]))
                 if app == "digits":
@@ -79,6 +103,10 @@ def main():
                 ways = {"signature": lambda: signature(**{name: tensor}),
                         "predict": lambda: model.predict(x_model, verbose=0, batch_size=batch),
                         "model(x)": lambda: model(x_model, training=False)}
+                if session is not None:
+                    onnx_input = session.get_inputs()[0].name
+                    x_onnx = x.astype(np.float32 if app == "forecast" else x.dtype)
+                    ways["onnxruntime"] = lambda: session.run(None, {onnx_input: x_onnx})
                 for call in ways.values():  # warm-up: tracing, first-call allocations
                     call(), call()
                 times = {way: [] for way in ways}
@@ -95,10 +123,13 @@ def main():
                     f"{way} {np.median(t):.3f} ms" for way, t in times.items()), flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "serving.json").write_text(json.dumps(figures, indent=2) + "\n")
-    print("\n| model, batch | SavedModel signature | Keras predict | model(x) |\n|---|---:|---:|---:|")
+    print("\n| model, batch | SavedModel signature | Keras predict | model(x) | onnxruntime |\n|---|---:|---:|---:|---:|")
     for key, row in figures.items():
-        print(f"| {key} | " + " | ".join(f"{row[w]['median_ms']:.3f} ({row[w]['min_ms']:.3f}-{row[w]['max_ms']:.3f})"
-                                         for w in ("signature", "predict", "model(x)")) + " |")
+        if isinstance(row, str):
+            continue
+        print(f"| {key} | " + " | ".join(
+            f"{row[w]['median_ms']:.3f} ({row[w]['min_ms']:.3f}-{row[w]['max_ms']:.3f})" if w in row else "n/a"
+            for w in ("signature", "predict", "model(x)", "onnxruntime")) + " |")
 
 
 if __name__ == "__main__":

@@ -152,6 +152,7 @@ class KitHyperModel(kt.HyperModel):
         """Before a trial (outside any strategy scope): clear the Keras session, seed, set the precision."""
         keras.backend.clear_session()  # frees the last trial's graph; also resets the dtype policy
         gc.collect()
+        release_free_memory()
         args = self.arguments(hp)
         training.seed_everything(args.seed, args.deterministic)
         training.configure_precision(args.precision)
@@ -209,6 +210,17 @@ class KitTunerMixin:
             write_hparams(pathlib.Path(self.project_dir) / "tensorboard" / f"trial_{trial.trial_id}", hp.values,
                           outcome["metrics"])
         return outcome["metrics"]
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by the last trial back to the OS (glibc keeps it in its heaps otherwise)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+        pass
 
 
 def tf_default_strategy():
