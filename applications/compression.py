@@ -373,7 +373,7 @@ def evaluate_codec(model, x_train, x_test, *, bits, denoise=0.0, seed=0, run_dir
     if run_dir is not None:
         reporting.plot_image_rows(reconstructions, pathlib.Path(run_dir) / "reconstructions.png")
         curves = rate_distortion(x_train, x_test, bits)
-        plot_rate_distortion({f"this autoencoder": [(size, results["autoencoder"]["mse"])], **curves},
+        plot_rate_distortion({"this autoencoder": [(size, results["autoencoder"]["mse"])], **curves},
                              pathlib.Path(run_dir) / "rate_distortion.png")
     return metrics
 

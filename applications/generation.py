@@ -51,7 +51,6 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-import zoo
 from applications.kit import cli, data, images, reporting
 from applications.kit.run import Prepared, Serving, Task, build_model, run
 from zoo.gan import DEFAULT_ADAM

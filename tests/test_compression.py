@@ -2,7 +2,6 @@
 exported encoder and decoder in a fresh process, and one-line errors for bad input."""
 
 import json
-import pathlib
 import subprocess
 import sys
 

@@ -129,8 +129,9 @@ def main(argv=None) -> int:
     if prepared.validation is None:
         raise cli.UsageError(f"{task.name} has no validation split to tune on")
     objective = args.objective or default_objective
+    overrides = read_space(args.space)
     hypermodel = sweep.KitHyperModel(task, app_args, prepared, space, objective, fixed=dict(args.fix),
-                                     overrides=read_space(args.space))
+                                     overrides=overrides)
     hypermodel.check_names()
     # The default trial's options and model: an impossible --fix or --space is one error now, not one per trial.
     hp = kt.HyperParameters()
@@ -140,8 +141,10 @@ def main(argv=None) -> int:
     with sweep.environment(**distribution_environment(args)):
         tuner = sweep.make_tuner(args.tuner, hypermodel, objective=objective, max_trials=args.max_trials,
                                  max_epochs=args.max_epochs, directory=directory, project_name=task.name,
-                                 hyperparameters=hp, seed=app_args.seed,
-                                 distribution_strategy=strategy if strategy.num_replicas_in_sync > 1 else None)
+                                 hyperparameters=hp, seed=app_args.seed)
+        # What each trial's own process needs to rebuild the application and the space.
+        tuner.command = {"app": args.app, "argv": rest, "fixed": dict(args.fix), "space": overrides,
+                         "objective": objective, "cpu_devices": args.cpu_devices}
         try:
             tuner.search(epochs=args.max_epochs, tensorboard=args.tensorboard_hparams)
         except kt.errors.FatalError as err:

@@ -2,9 +2,9 @@
 
 A trial is a set of the application's command-line options (``tuning.spaces``).
 ``KitHyperModel`` turns the trial's hyperparameters into those options and
-trains with the kit's ``run.fit``: the application's data (loaded once), model,
-loss, metrics, optimisers and schedules, callbacks and exact backup, in the
-trial's own folder. So:
+trains with the kit's ``run.fit``: the application's data, model, loss,
+metrics, optimisers and schedules, callbacks and exact backup, in the
+trial's own folder and its own process (``tuning.trial``). So:
 
 - a sweep killed with SIGKILL and rerun with the same command reloads the
   oracle (``overwrite=False``): finished trials are kept, and the trial that
@@ -12,7 +12,8 @@ trial's own folder. So:
   never counted twice;
 - a trial whose loss turns NaN (or that runs out of memory) is raised as
   ``FailedTrialError``: KerasTuner records it as FAILED and the sweep goes on;
-- the Keras session is cleared before every trial, so memory stays flat.
+- every trial runs in a fresh process, so the sweep's memory stays flat
+  (in one process TensorFlow keeps ~9 MB of every trial, clear_session or not).
 
 Results (``results_table``): a CSV with a row per trial (id, hyperparameters,
 objective, epochs, seconds, peak memory, status), a PNG of the objective per
@@ -30,7 +31,8 @@ import json
 import math
 import os
 import pathlib
-import time
+import subprocess
+import sys
 from dataclasses import replace
 
 import keras
@@ -184,7 +186,15 @@ class KitHyperModel(kt.HyperModel):
 
 
 class KitTunerMixin:
-    """``run_trial`` through the kit: one folder per trial, exact resume, timing, memory, HParams logs."""
+    """``run_trial`` in a fresh process per trial (``tuning.trial``), one folder per trial.
+
+    The trial process resumes from the trial's kit backup, so a trial that a
+    killed sweep hands out again continues where it stopped. It dies with the
+    sweep (``PR_SET_PDEATHSIG`` on Linux), so a killed sweep leaves no orphan
+    training on.
+    """
+
+    command: dict = {}  # app, argv, fixed, space, objective, cpu_devices: set by tuning.__main__
 
     def run_trial(self, trial, *fit_args, epochs=None, tensorboard=False, **fit_kwargs):
         hp = trial.hyperparameters
@@ -192,24 +202,40 @@ class KitTunerMixin:
         print(f"Trial {trial.trial_id} on worker {self.tuner_id}", flush=True)
         if "tuner/epochs" in hp.values:  # Hyperband: this round's budget, warm-started from an earlier trial
             epochs = (hp.values["tuner/epochs"] - hp.values.get("tuner/initial_epoch", 0)) * self.epochs_per_unit
-        started = time.perf_counter()
-        strategy = self.distribution_strategy or tf_default_strategy()
-        self.hypermodel.fresh_session(hp)
-        with strategy.scope():
-            model = self.hypermodel.build_model(hp)
-            earlier = hp.values.get("tuner/trial_id")
-            if earlier and (pathlib.Path(self.get_trial_dir(earlier)) / "final.weights.h5").exists():
-                model.load_weights(pathlib.Path(self.get_trial_dir(earlier)) / "final.weights.h5")
-            outcome = self.hypermodel.fit(hp, model, trial_dir=trial_dir, epochs=epochs)
-        model.save_weights(trial_dir / "final.weights.h5")
-        record = {"epochs": outcome["epochs"], "best_epoch": outcome["best_epoch"],
-                  "seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": peak_rss_mb(),
-                  "rss_mb": rss_mb()}
+        earlier = hp.values.get("tuner/trial_id")
+        warm_start = pathlib.Path(self.get_trial_dir(earlier)) / "final.weights.h5" if earlier else None
+        (trial_dir / "result.json").unlink(missing_ok=True)
+        reporting.write_json(trial_dir / "request.json", {
+            **self.command, "hyperparameters": hp.get_config(), "epochs": epochs,
+            "warm_start": str(warm_start) if warm_start and warm_start.exists() else None})
+        subprocess.run([sys.executable, "-m", "tuning.trial", str(trial_dir / "request.json")],
+                       preexec_fn=die_with_parent, check=False)
+        result_file = trial_dir / "result.json"
+        if not result_file.exists():
+            raise kt.errors.FailedTrialError("the trial process ended without a result (killed, or out of memory)")
+        result = json.loads(result_file.read_text())
+        if result["status"] == "fatal":
+            raise kt.errors.FatalError(result["message"])
+        if result["status"] != "completed":
+            raise kt.errors.FailedTrialError(result["message"])
+        record = json.loads((trial_dir / "kit.json").read_text())
+        record["sweep_rss_mb"] = rss_mb()  # the sweep process itself: flat, as trials run elsewhere
         reporting.write_json(trial_dir / "kit.json", record)
         if tensorboard:
             write_hparams(pathlib.Path(self.project_dir) / "tensorboard" / f"trial_{trial.trial_id}", hp.values,
-                          outcome["metrics"])
-        return outcome["metrics"]
+                          result["metrics"])
+        return result["metrics"]
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: be killed when the parent dies (Linux ``PR_SET_PDEATHSIG``)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def release_free_memory() -> None:
@@ -221,12 +247,6 @@ def release_free_memory() -> None:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
         pass
-
-
-def tf_default_strategy():
-    import tensorflow as tf
-
-    return tf.distribute.get_strategy()
 
 
 def rss_mb() -> float:
@@ -262,8 +282,7 @@ def write_hparams(folder, values: dict, metrics: dict) -> None:
 
 
 def make_tuner(kind: str, hypermodel: KitHyperModel, *, objective: str, max_trials: int, max_epochs: int,
-               directory, project_name: str, hyperparameters: kt.HyperParameters, seed: int,
-               distribution_strategy=None):
+               directory, project_name: str, hyperparameters: kt.HyperParameters, seed: int):
     """A KerasTuner tuner of ``kind`` whose trials run through the kit; reloads an existing project."""
     classes = {"random": kt.RandomSearch, "hyperband": kt.Hyperband, "bayesian": kt.BayesianOptimization,
                "grid": kt.GridSearch}
@@ -272,8 +291,7 @@ def make_tuner(kind: str, hypermodel: KitHyperModel, *, objective: str, max_tria
                    directory=str(directory), project_name=project_name, overwrite=False,
                    tune_new_entries=True, allow_new_entries=True,
                    # A failed trial is recorded and the sweep goes on; only a run of failures stops it.
-                   max_consecutive_failed_trials=max_trials + 1,
-                   distribution_strategy=distribution_strategy)
+                   max_consecutive_failed_trials=max_trials + 1)
     units = hyperband_units(max_trials)
     if kind == "hyperband":
         options.update(max_epochs=units, factor=HYPERBAND_FACTOR)
@@ -341,7 +359,7 @@ def results_table(tuner, directory) -> pd.DataFrame:
         values = {k: v for k, v in trial.hyperparameters.values.items()}
         rows.append({"trial_id": trial_id, **values, "objective": trial.score, "epochs": record.get("epochs"),
                      "seconds": record.get("seconds"), "peak_rss_mb": record.get("peak_rss_mb"),
-                     "rss_mb": record.get("rss_mb"), "status": trial.status,
+                     "sweep_rss_mb": record.get("sweep_rss_mb"), "status": trial.status,
                      "message": (trial.message or "").strip().splitlines()[-1] if trial.message else ""})
     table = pd.DataFrame(rows)
     directory = pathlib.Path(directory)
@@ -397,8 +415,7 @@ def export_best(tuner, hypermodel: KitHyperModel, directory) -> list[pathlib.Pat
                                       None if y_train is None else np.concatenate([y_train, y_val])),
                      validation=None)
     hypermodel.fresh_session(hp)
-    with (tuner.distribution_strategy or tf_default_strategy()).scope():
-        model = hypermodel.build_model(hp)
+    model = hypermodel.build_model(hp)
     run_dir = pathlib.Path(directory) / "best"
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"Retraining trial {trial.trial_id} on train + validation for {args.epochs} epochs in {run_dir}")
