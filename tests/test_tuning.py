@@ -172,3 +172,20 @@ def test_chief_and_two_workers_run_every_trial_once_and_survive_a_killed_worker(
     assert sorted(runs) == sorted([str(i) for i in range(5)] + [killed])  # ... and nothing else ran twice
     assert trials_of("w2"), "w2 ran no trial"
     assert "Resuming from epoch" in logs["w1-again"]
+
+
+@pytest.mark.parametrize("app, args", [
+    ("sentiment", ["--data", "{data}/imdb/imdb_reviews_2499.csv"]),
+    ("forecast", ["--lookback", "32", "--horizon", "4"]),
+    ("compression", ["--source", "embedded"]),
+])
+def test_every_application_can_be_swept(app, args, tmp_path, capsys, shared_data):
+    """One default trial per application: its space maps onto its options and the trial trains and reports."""
+    from tuning.__main__ import main
+
+    args = [a.replace("{data}", str(shared_data)) for a in args]
+    code, out, err = run_in_process(main, app, *args, "--max-trials", "1", "--max-epochs", "1", "--verbose", "0",
+                                    "--precision", "float32", "--directory", tmp_path, capsys=capsys)
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / app / "results.csv")
+    assert table["status"].tolist() == ["COMPLETED"] and table["objective"].notna().all()
