@@ -142,3 +142,11 @@ def test_killed_gan_run_resumes_exactly(tmp_path):
 
     whole, parts = kill_and_resume(command, "generation", tmp_path, epochs=5)
     assert len(list((parts / "samples").glob("epoch_*.png"))) == 5
+
+
+def test_wgan_gp_trains_with_its_penalty_logged(tmp_path, capsys):
+    code, out, err = run_in_process(generation.main, "train", *FAST, "--model", "wgan", "--epochs", "1",
+                                    "--classifier-epochs", "1", "--output", tmp_path, capsys=capsys)
+    assert code == 0, err
+    history = pd.read_csv(next((tmp_path / "generation").glob("2*/history.csv")))
+    assert {"d_loss", "g_loss", "gradient_penalty"} <= set(history.columns)
