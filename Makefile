@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
 .PHONY: run test test-all benchmark benchmark-zoo benchmark-sentiment benchmark-forecasting benchmark-compression \
-        benchmark-generation benchmark-tuning zoo-table clean
+        benchmark-generation benchmark-tuning benchmark-serving zoo-table clean
 
 # `make run` installs only what the package needs; `make test` adds the test extra (jax, hypothesis, ...).
 $(VENV)/.installed: pyproject.toml
@@ -49,6 +49,9 @@ benchmark-generation: $(VENV)/.installed
 
 benchmark-tuning: $(VENV)/.installed
 	$(PY) -m benchmarks.tuning
+
+benchmark-serving: $(VENV)/.installed
+	$(PY) -m benchmarks.serving
 
 clean:
 	rm -rf runs .pytest_cache .hypothesis

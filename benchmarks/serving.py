@@ -65,7 +65,10 @@ def to_onnx(export, work):
     if result.returncode:
         error = [line for line in result.stderr.splitlines() if "Error" in line]
         return None, f"does not convert ({(error or ['tf2onnx failed'])[-1].strip()[:160]})"
-    return onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"]), None
+    try:
+        return onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"]), None
+    except Exception as err:  # converted, but onnxruntime cannot run it (e.g. TextVectorization's regex ops)
+        return None, f"converts but onnxruntime refuses it ({str(err).splitlines()[0][-160:]})"
 
 
 def main():
