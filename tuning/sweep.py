@@ -190,7 +190,7 @@ class KitTunerMixin:
 
     The trial process resumes from the trial's kit backup, so a trial that a
     killed sweep hands out again continues where it stopped. It dies with the
-    sweep (``PR_SET_PDEATHSIG`` on Linux), so a killed sweep leaves no orphan
+    sweep (``tuning.trial.follow_sweep``), so a killed sweep leaves no orphan
     training on.
     """
 
@@ -206,10 +206,11 @@ class KitTunerMixin:
         warm_start = pathlib.Path(self.get_trial_dir(earlier)) / "final.weights.h5" if earlier else None
         (trial_dir / "result.json").unlink(missing_ok=True)
         reporting.write_json(trial_dir / "request.json", {
-            **self.command, "hyperparameters": hp.get_config(), "epochs": epochs,
+            **self.command, "hyperparameters": hp.get_config(), "epochs": epochs, "sweep_pid": os.getpid(),
             "warm_start": str(warm_start) if warm_start and warm_start.exists() else None})
-        subprocess.run([sys.executable, "-m", "tuning.trial", str(trial_dir / "request.json")],
-                       preexec_fn=die_with_parent, check=False)
+        # No preexec_fn: forking a process that runs gRPC threads (a distributed worker) must not run
+        # Python in the child; the trial process ties its life to ours itself (tuning.trial).
+        subprocess.run([sys.executable, "-m", "tuning.trial", str(trial_dir / "request.json")], check=False)
         result_file = trial_dir / "result.json"
         if not result_file.exists():
             raise kt.errors.FailedTrialError("the trial process ended without a result (killed, or out of memory)")
@@ -225,17 +226,6 @@ class KitTunerMixin:
             write_hparams(pathlib.Path(self.project_dir) / "tensorboard" / f"trial_{trial.trial_id}", hp.values,
                           result["metrics"])
         return result["metrics"]
-
-
-def die_with_parent() -> None:
-    """In the child, before exec: be killed when the parent dies (Linux ``PR_SET_PDEATHSIG``)."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def release_free_memory() -> None:

@@ -20,13 +20,28 @@ if __name__ == "__main__":
 
 import importlib
 import json
+import os
 import pathlib
 import sys
 import time
 
 
+def follow_sweep(sweep_pid: int) -> None:
+    """Be killed when the sweep process dies (Linux ``PR_SET_PDEATHSIG``); leave if it is gone already."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the trial may outlive a killed sweep
+        pass
+    if os.getppid() != sweep_pid:
+        sys.exit("the sweep that started this trial has ended")
+
+
 def main(request_file) -> int:
     request = json.loads(pathlib.Path(request_file).read_text())
+    follow_sweep(request["sweep_pid"])
     trial_dir = pathlib.Path(request_file).parent
     from tuning import devices
 
