@@ -80,7 +80,7 @@ class Digits(ClassificationTask):
         data.check_classification_data(x, y, min_per_class=3)
         data.check_split(y, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction)
         ids, values = data.encode_labels(y)
-        labels = dataset.labels if dataset.labels and values == [str(i) for i in range(len(values))] else values
+        labels = data.class_names(values, dataset.labels)
         (x_train, y_train), (x_val, y_val), (x_test, y_test) = data.stratified_split(
             x, ids, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction,
             seed=args.seed)

@@ -104,7 +104,7 @@ class Generation(Task):
         labels = dataset.labels
         if y is not None:
             y, values = data.encode_labels(np.asarray(y))
-            labels = labels if labels and values == [str(i) for i in range(len(values))] else values
+            labels = data.class_names(values, labels)
         order = np.random.default_rng(args.seed).permutation(len(x))
         n_test = int(round(args.test_fraction * len(x)))
         if len(x) - n_test < args.batch_size or n_test < 20:

@@ -129,7 +129,7 @@ class Sentiment(ClassificationTask):
         data.check_labels(labels, min_per_class=3)
         data.check_split(labels, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction)
         ids, values = data.encode_labels(labels)
-        names = dataset.labels if dataset.labels and values == ["0", "1"] else values
+        names = data.class_names(values, dataset.labels)
         train, validation, test = data.stratified_split(
             texts, ids, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction,
             seed=args.seed)

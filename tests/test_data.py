@@ -109,3 +109,12 @@ def test_training_pipeline_order_depends_only_on_seed_and_epoch():
     assert order(first, 4) == order(second, 4)  # a fresh pipeline (a resumed run) at epoch 4: same order
     assert order(first, 0) != order(first, 1)  # a new order each epoch
     assert order(data.TrainingPipeline(x, batch_size=6, seed=4), 4) != order(first, 4)
+
+
+def test_class_names_use_the_sources_names_only_for_exactly_its_ids():
+    from applications.kit.data import class_names
+
+    assert class_names(["0", "1"], ["neg", "pos"]) == ["neg", "pos"]
+    assert class_names(["0", "1", "2"], ["neg", "pos"]) == ["0", "1", "2"]   # a third class has no name
+    assert class_names(["1", "2"], ["neg", "pos"]) == ["1", "2"]             # labels that are not the ids
+    assert class_names(["0", "1"], []) == ["0", "1"]

@@ -128,8 +128,7 @@ class KitHyperModel(kt.HyperModel):
             except (ValueError, KeyError):  # a model outside the space's choice
                 pass
             seen |= overrides.seen
-        unknown = sorted(set(self.fixed) | set(self.overrides) - seen)
-        unknown = [name for name in unknown if name not in seen]
+        unknown = sorted((set(self.fixed) | set(self.overrides)) - seen)
         if unknown:
             raise cli.UsageError(f"{unknown[0]} is not a hyperparameter of the {self.task.name} space; it has: "
                                  f"{', '.join(sorted(seen))}")
@@ -154,7 +153,6 @@ class KitHyperModel(kt.HyperModel):
         """Before a trial (outside any strategy scope): clear the Keras session, seed, set the precision."""
         keras.backend.clear_session()  # frees the last trial's graph; also resets the dtype policy
         gc.collect()
-        release_free_memory()
         args = self.arguments(hp)
         training.seed_everything(args.seed, args.deterministic)
         training.configure_precision(args.precision)
@@ -181,8 +179,7 @@ class KitHyperModel(kt.HyperModel):
                                        f"{', '.join(c for c in history.columns if c != 'epoch')}")
         values = history[self.objective].to_numpy(dtype=float)
         best = int(np.nanargmax(values) if objective_for(self.objective).direction == "max" else np.nanargmin(values))
-        return {"metrics": {self.objective: float(values[best])}, "epochs": len(history), "best_epoch": best + 1,
-                "train_seconds": result.seconds}
+        return {"metrics": {self.objective: float(values[best])}, "epochs": len(history), "best_epoch": best + 1}
 
 
 class KitTunerMixin:
@@ -226,17 +223,6 @@ class KitTunerMixin:
             write_hparams(pathlib.Path(self.project_dir) / "tensorboard" / f"trial_{trial.trial_id}", hp.values,
                           result["metrics"])
         return result["metrics"]
-
-
-def release_free_memory() -> None:
-    """Hand memory freed by the last trial back to the OS (glibc keeps it in its heaps otherwise)."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
-        pass
 
 
 def rss_mb() -> float:

@@ -45,9 +45,8 @@ def main(request_file) -> int:
     trial_dir = pathlib.Path(request_file).parent
     from tuning import devices
 
-    devices.strategy(request["cpu_devices"])  # before TensorFlow runs anything (logical devices)
+    strategy = devices.strategy(request["cpu_devices"])  # before TensorFlow runs anything (logical devices)
     import keras_tuner as kt
-    import tensorflow as tf
 
     from applications.kit import reporting, run, training
     from tuning import sweep
@@ -64,7 +63,6 @@ def main(request_file) -> int:
     hp = kt.HyperParameters.from_config(request["hyperparameters"])
     started = time.perf_counter()
     hypermodel.fresh_session(hp)
-    strategy = devices.strategy(request["cpu_devices"]) if request["cpu_devices"] > 1 else tf.distribute.get_strategy()
     result = {"status": "failed"}
     try:
         with strategy.scope():

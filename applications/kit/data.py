@@ -6,7 +6,7 @@ problem and the fix, so the command-line tools can print one line and exit 2.
 - file formats: IDX (MNIST), NPZ, a ``--data`` path of either; CSV/TSV tables through pandas
   (``read_table``, ``pick_column``, ``load_text_table``; time series: ``load_series``);
 - public sets: ``load_tfds`` (probes the cheap way first, so offline runs fall back in seconds);
-- checks: ``check_classification_data``, ``encode_labels`` (any label values -> 0..K-1),
+- checks: ``check_classification_data``, ``encode_labels`` (any label values -> 0..K-1), ``class_names``,
   ``check_split``, ``as_images``;
 - splits: ``stratified_split``; pipelines: ``TrainingPipeline`` (shuffle order a
   function of seed and epoch only, so a resumed run sees the batches it would
@@ -405,6 +405,14 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, list[str]]:
     if np.issubdtype(values.dtype, np.floating):
         values = values.astype(np.int64)
     return ids.astype(np.int32), [str(v) for v in values]
+
+
+def class_names(values: list[str], names: list) -> list:
+    """The classes' names: a source's own ``names`` when its labels are the ids 0..K-1 of exactly those
+    classes (MNIST's digits, an image folder's subfolders, IMDB's neg/pos), else the label values."""
+    if names and len(names) == len(values) and values == [str(i) for i in range(len(values))]:
+        return list(names)
+    return values
 
 
 def check_split(y: np.ndarray, *, test_fraction: float, validation_fraction: float) -> None:
