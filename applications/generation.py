@@ -465,9 +465,9 @@ def evaluate_main(argv) -> int:
     generators = {trained.model: generator_of(model)}
     for other in args.compare:
         other_model, other_metrics = load_run(other)
-        if other_metrics.get("data_source") != metrics.get("data_source") or \
-                other_metrics.get("image_shape") != metrics.get("image_shape"):
-            raise cli.UsageError(f"--compare {other} was trained on other images ({other_metrics.get('data_source')})")
+        other_data = task.load(argparse.Namespace(**other_metrics["arguments"]))
+        if data.fingerprint(*other_data.train) != data.fingerprint(*prepared.train):  # same images, same split
+            raise cli.UsageError(f"--compare {other} was trained on other images ({other_data.source})")
         generators[f"{other_metrics['model']} ({pathlib.Path(other).name})"] = generator_of(other_model)
     out = run_dir / "evaluation"
     out.mkdir(exist_ok=True)

@@ -56,6 +56,15 @@ def shared_data():
     return SHARED_DATA
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def run_app(module, *args, cwd, timeout=300, env=None):
     """Run ``python -m module args`` in a subprocess; returns the CompletedProcess."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}

@@ -102,14 +102,19 @@ def test_frechet_distance_matches_the_closed_form_for_gaussians():
     assert generation.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
 
 
-def test_the_vae_trains_and_samples(tmp_path, capsys):
+def test_the_vae_trains_and_samples(conditional_run, tmp_path, capsys):
+    # Another split of the same digits: evaluate must not compare it with the conditional run.
     code, out, err = run_in_process(generation.main, "train", *FAST, "--model", "vae", "--epochs", "2",
-                                    "--learning-rate", "1e-3", "--output", tmp_path, capsys=capsys)
+                                    "--learning-rate", "1e-3", "--test-fraction", "0.25", "--output", tmp_path,
+                                    capsys=capsys)
     assert code == 0, err
     run_dir = next((tmp_path / "generation").glob("2*"))
     history = pd.read_csv(run_dir / "history.csv")
     assert (run_dir / "samples.gif").exists() and history["loss"].notna().all() and len(history) == 2
     assert json.loads((run_dir / "metrics.json").read_text())["test_fid"] > 0
+    code, _, err = run_in_process(generation.main, "evaluate", "--from", conditional_run[1], "--compare", run_dir,
+                                  capsys=capsys)
+    assert_one_line_error(code, err, "was trained on other images")
 
 
 @pytest.mark.parametrize("args, fragments", [

@@ -4,7 +4,6 @@ export of the best configuration, mirrored training on two logical CPUs, and a c
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import ROOT, assert_one_line_error, run_in_process
+from conftest import ROOT, assert_one_line_error, free_port, run_in_process
 
 TINY = ["--source", "embedded", "--verbose", "0", "--precision", "float32", "--fix", "model=mlp",
         "--fix", "mlp.depth=1", "--fix", "mlp.width=32"]
@@ -114,12 +113,6 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert "2 replica(s)" in result.stdout
     table = pd.read_csv(tmp_path / "digits" / "results.csv")
     assert table["status"].tolist() == ["COMPLETED"] and table["objective"].iloc[0] > 0.5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_chief_and_two_workers_run_every_trial_once_and_survive_a_killed_worker(tmp_path):

@@ -34,6 +34,7 @@ import numpy as np
 from keras import layers, ops
 
 from zoo import _checks
+from zoo._replicas import per_replica
 from zoo.layers import CompositeModel
 from zoo.registry import register
 
@@ -255,14 +256,14 @@ class GAN(CompositeModel):
                 d_loss = self._discriminator_loss(self._discriminate(images, labels, training=True),
                                                   self._discriminate(fake, labels, training=True))
                 d_loss = self._with_penalty(d_loss, images, fake, labels)
-                scaled = self.discriminator_optimizer.scale_loss(d_loss)
+                scaled = self.discriminator_optimizer.scale_loss(per_replica(d_loss))
             weights = self.discriminator.trainable_variables
             self.discriminator_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
 
         with tf.GradientTape() as tape:
             fake = self._generate(batch_size, labels, training=True)
             g_loss = self._generator_loss(self._discriminate(fake, labels, training=True))
-            scaled = self.generator_optimizer.scale_loss(g_loss)
+            scaled = self.generator_optimizer.scale_loss(per_replica(g_loss))
         weights = self.generator.trainable_variables
         self.generator_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
 

@@ -28,6 +28,7 @@ import keras
 from keras import layers, ops
 
 from zoo import _checks
+from zoo._replicas import per_replica
 from zoo.autoencoder import (
     HIDDEN_ACTIVATIONS, conv_decoder, conv_encoder_trunk, dense_decoder, dense_encoder_trunk, dense_stack,
 )
@@ -117,7 +118,9 @@ class VAE(CompositeModel):
         batch_size = ops.cast(ops.shape(per_sample)[0], "float32")
         self.reconstruction_tracker.update_state(reconstruction, sample_weight=batch_size)
         self.kl_tracker.update_state(regularization, sample_weight=batch_size)
-        return reconstruction + regularization
+        # Divided by the replica count, as Keras' own losses are under a distribution strategy
+        # (Keras' loss tracker multiplies it back).
+        return per_replica(reconstruction + regularization)
 
     def sample(self, n, seed=None):
         """Decode ``n`` codes drawn from the prior N(0, I): ``[n, *input_shape[1:]]`` as NumPy."""

@@ -108,6 +108,9 @@ def add_common_options(parser: argparse.ArgumentParser, app: str, *, epochs: int
                             "bfloat16, else float32")
     group.add_argument("--deterministic", action="store_true",
                        help="TensorFlow op determinism: the same command gives bit-identical weights")
+    group.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
+                       help="default: one device; mirrored: every GPU of this machine; multiworker: the "
+                            "machines TF_CONFIG names, one process each with the same command (default: default)")
     group.add_argument("--output", default="runs", help=f"runs are written under OUTPUT/{app}/ (default: runs)")
     group.add_argument("--export", action="store_true",
                        help=f"also write a SavedModel to EXPORT_DIR/{app}/<version>/")

@@ -490,24 +490,29 @@ class TrainingPipeline:
 
     Epoch ``e`` visits the examples in the order of a permutation drawn from a
     stateless generator keyed by ``(seed, e)``, so a run resumed at epoch ``e``
-    sees exactly the batches the uninterrupted run saw. ``callback`` tells the
+    sees exactly the batches the uninterrupted run saw. ``drop_remainder``
+    leaves out the last partial batch (several workers must take the same
+    number of steps; the examples left out change from epoch to epoch). ``callback`` tells the
     pipeline which epoch begins (``fit`` makes a new iterator each epoch,
     after the callbacks' ``on_epoch_begin``); pass it to ``fit`` with
     ``dataset``. The arrays stay in memory and each batch is gathered from them.
     """
 
-    def __init__(self, x, y=None, *, batch_size: int, seed: int):
+    def __init__(self, x, y=None, *, batch_size: int, seed: int, drop_remainder: bool = False):
         import keras
         import tensorflow as tf
 
-        self.count, self.batch_size = len(x), batch_size
+        if drop_remainder and len(x) < batch_size:
+            raise DataError(f"{len(x)} training examples make no full batch of {batch_size}: "
+                             "use a smaller --batch-size")
+        self.count, self.batch_size, self.drop_remainder = len(x), batch_size, drop_remainder
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="pipeline_epoch")
         arrays = tuple(tf.constant(a) for a in ((x,) if y is None else (x, y)))
         seed = tf.constant(seed, tf.int64)
 
         def permutation(_):
             keys = tf.random.stateless_uniform([self.count], seed=tf.stack([seed, self.epoch.read_value()]))
-            return tf.data.Dataset.from_tensor_slices(tf.argsort(keys)).batch(batch_size)
+            return tf.data.Dataset.from_tensor_slices(tf.argsort(keys)).batch(batch_size, drop_remainder)
 
         def gather(indices):
             parts = tuple(tf.gather(a, indices) for a in arrays)
@@ -526,7 +531,7 @@ class TrainingPipeline:
 
     @property
     def steps_per_epoch(self) -> int:
-        return -(-self.count // self.batch_size)
+        return self.count // self.batch_size if self.drop_remainder else -(-self.count // self.batch_size)
 
 
 def fingerprint(*arrays) -> str:

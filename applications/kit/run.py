@@ -37,7 +37,7 @@ import pandas as pd
 
 import zoo
 from applications import __version__
-from applications.kit import cli, data, reporting, training
+from applications.kit import cli, data, distribute, reporting, training
 from applications.kit.export import export_saved_model
 from applications.kit.optimisation import OptimiserSettings, learning_rate_per_step, make_optimizer
 
@@ -226,25 +226,31 @@ def run_folders(args, task: Task, fingerprint: str) -> tuple[pathlib.Path, pathl
 
 
 def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_dir, backup_dir, *,
-        evaluate=True, model=None, callbacks=()):
+        evaluate=True, model=None, callbacks=(), strategy=None):
     """Build, train (resuming from ``backup_dir``) and evaluate one model: ``(model, TrainResult, metrics)``.
 
     ``model``: train this one instead of building it (a sweep warm-starts
     from another trial's weights); ``evaluate=False`` skips the test metrics
-    (a sweep looks at validation only); ``callbacks`` come before the task's.
+    (a sweep looks at validation only); ``callbacks`` come before the task's;
+    ``strategy``: the ``tf.distribute`` strategy (default: the current one, a
+    sweep's MirroredStrategy when it entered one).
     """
     import tensorflow as tf
 
-    strategy = tf.distribute.get_strategy()  # a sweep's MirroredStrategy when it entered one; else the default
+    strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
+    x_train, y_train = prepared.train
+    # Several workers must take as many steps each: without the last partial batch there.
+    train_data = data.TrainingPipeline(x_train, y_train, batch_size=args.batch_size, seed=args.seed,
+                                       drop_remainder=distribute.is_multiworker(strategy))
+    steps = train_data.steps_per_epoch
+    validation_data = None
+    if prepared.validation is not None:
+        validation_data = data.make_dataset(*prepared.validation, batch_size=max(args.batch_size, 256))
     with strategy.scope():  # variables (model, optimiser) mirrored over the replicas, if several
         model = model or task.build(args, prepared)
-        x_train, y_train = prepared.train
-        train_data = data.TrainingPipeline(x_train, y_train, batch_size=args.batch_size, seed=args.seed)
-        steps = train_data.steps_per_epoch
-        validation_data = None
-        if prepared.validation is not None:
-            validation_data = data.make_dataset(*prepared.validation, batch_size=max(args.batch_size, 256))
+        if replicas > 1:
+            distribute.synchronize_batch_norm(model)
         task.compile(model, args, lambda: make_optimizer(optimiser, steps_per_epoch=steps, epochs=args.epochs))
         print(f"Model: {args.model if task.models else model.name} ({model.count_params():,} parameters), "
               f"precision {keras.config.dtype_policy().name}"
@@ -271,6 +277,17 @@ def run(task: Task, argv=None) -> int:
     started = time.perf_counter()
     args = parse_args(task, argv)
     optimiser = optimiser_settings(args)
+    chief = True
+    if args.strategy == "multiworker":
+        if getattr(args, "cv", None):
+            raise cli.UsageError("--cv trains its folds one after another on one machine; "
+                                 "drop --strategy multiworker (or --cv)")
+        config = distribute.cluster()
+        chief = distribute.is_chief(config)
+        if not chief:  # the chief writes the run folder and the export; the others their own folders
+            args.output = str(pathlib.Path(args.output) / distribute.worker_name(config))
+            args.export = False
+    strategy = distribute.make_strategy(args.strategy)  # before TensorFlow runs anything (multi-worker)
     training.seed_everything(args.seed, args.deterministic)
     precision = training.configure_precision(args.precision)
 
@@ -280,7 +297,7 @@ def run(task: Task, argv=None) -> int:
         cross_validate(task, args, prepared, optimiser, folds=args.cv)
         return 0
     run_dir, backup_dir = run_folders(args, task, _fingerprint(prepared))
-    model, result, metrics = fit(task, args, prepared, optimiser, run_dir, backup_dir)
+    model, result, metrics = fit(task, args, prepared, optimiser, run_dir, backup_dir, strategy=strategy)
 
     settings = training_arguments(args)
     metrics.update({

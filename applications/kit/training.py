@@ -95,6 +95,10 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
         so a resumed run's earlier epochs are included), the epoch it resumed
         from, the seconds this process trained, and the monitored value.
     """
+    import tensorflow as tf
+
+    from applications.kit.distribute import fit_distributed, is_multiworker  # (distribute imports cli, cli this)
+
     optimiser = optimiser or OptimiserSettings()
     if isinstance(train_data, TrainingPipeline):
         steps_per_epoch = steps_per_epoch or train_data.steps_per_epoch
@@ -128,8 +132,12 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
     # shuffle=False: the pipeline fixes the order (a function of seed and epoch). Keras learns
     # the length of a pipeline of unknown length by running out of it, and warns that it did.
     warnings.filterwarnings("ignore", message="Your input ran out of data")
-    model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
-              shuffle=False, verbose=verbose)
+    if is_multiworker(tf.distribute.get_strategy()):  # Keras' fit cannot run there: the kit's loop
+        fit_distributed(model, train_data, validation_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                        callbacks=callbacks, verbose=verbose)
+    else:
+        model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
+                  shuffle=False, verbose=verbose)
     seconds = time.perf_counter() - start
     history = pd.read_csv(pathlib.Path(run_dir) / "history.csv")
     return TrainResult(history=history, resumed_from_epoch=resumed_from, seconds=seconds, monitor=monitor,
