@@ -466,7 +466,7 @@ def evaluate_main(argv) -> int:
     for other in args.compare:
         other_model, other_metrics = load_run(other)
         other_data = task.load(argparse.Namespace(**other_metrics["arguments"]))
-        if data.fingerprint(*other_data.train) != data.fingerprint(*prepared.train):  # same images, same split
+        if images_fingerprint(other_data) != images_fingerprint(prepared):  # the same images, split the same way
             raise cli.UsageError(f"--compare {other} was trained on other images ({other_data.source})")
         generators[f"{other_metrics['model']} ({pathlib.Path(other).name})"] = generator_of(other_model)
     out = run_dir / "evaluation"
@@ -475,6 +475,11 @@ def evaluate_main(argv) -> int:
     reporting.write_json(out / "quality.json", table)
     print(f"Wrote {out}")
     return 0
+
+
+def images_fingerprint(prepared: GenerationData) -> str:
+    """The raw training and held-out images (not the model's scaling of them: [-1, 1] for GANs, [0, 1] for the VAE)."""
+    return data.fingerprint(prepared.images[0], prepared.test[0])
 
 
 SUBCOMMANDS = {"sample": sample_main, "evaluate": evaluate_main}

@@ -127,3 +127,41 @@ def test_cross_validation_is_not_distributed(monkeypatch, capsys, tmp_path):
     code, _, err = run_in_process(digits.main, "--source", "embedded", "--strategy", "multiworker", "--cv", "3",
                                   "--output", tmp_path, capsys=capsys)
     assert_one_line_error(code, err, "--cv", "drop --strategy multiworker")
+
+
+@pytest.mark.slow
+def test_two_workers_killed_after_epoch_2_resume_exactly(tmp_path):
+    """SIGKILL both workers once their backups hold 2 epochs; the rerun ends as the uninterrupted run did."""
+    import time
+
+    args = ["--source", "embedded", "--model", "vgg", "--epochs", "4", "--deterministic", "--verbose", "0"]
+    assert all(code == 0 for code, _ in run_workers("applications.digits", *args, "--output", tmp_path / "whole",
+                                                    cwd=tmp_path))
+    workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+
+    def start():
+        return [subprocess.Popen(
+            [sys.executable, "-m", "applications.digits", *args, "--output", str(tmp_path / "killed"),
+             "--strategy", "multiworker"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CONFIG": json.dumps(
+                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})})
+            for index in range(2)]
+
+    def backed_up(folder):
+        states = list(folder.glob("digits/backup/*/state/state.json"))
+        try:
+            return json.loads(states[0].read_text())["epoch"] if states else 0
+        except ValueError:  # being written
+            return 0
+
+    processes, deadline = start(), time.monotonic() + 300
+    while backed_up(tmp_path / "killed") < 2 or backed_up(tmp_path / "killed" / "worker-1") < 2:
+        assert time.monotonic() < deadline and all(p.poll() is None for p in processes)
+        time.sleep(0.2)
+    for process in processes:
+        process.kill()
+        process.wait()
+    assert [p.wait(timeout=300) for p in start()] == [0, 0]
+    whole, killed = run_folder(tmp_path / "whole", "digits"), run_folder(tmp_path / "killed", "digits")
+    assert_same_weights(whole, killed)
+    assert (whole / "history.csv").read_bytes() == (killed / "history.csv").read_bytes()

@@ -6,7 +6,8 @@
 - ``optimisation``: the course's optimisers, schedules with warm-up, clipping;
 - ``callbacks``: plateau, early stopping, checkpoint, CSV log, exact backup;
 - ``data``: loaders, checks, splits, tf.data pipelines; ``augmentation``;
-- ``reporting``: run folders, metrics JSON, plots; ``export``: versioned SavedModels; ``cli``.
+- ``reporting``: run folders, metrics JSON, plots; ``export``: versioned SavedModels; ``cli``;
+- ``distribute``: ``--strategy`` (mirrored GPUs, several machines) and the multi-worker training loop.
 
 It imports no application module (an import-linter contract checks this).
 """

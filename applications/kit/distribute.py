@@ -147,9 +147,15 @@ def fit_distributed(model: keras.Model, dataset, validation_data=None, *, epochs
                                                  model=model)
     model.stop_training = False
     model._initial_epoch = 0
-    callback_list.on_train_begin()
+    callback_list.on_train_begin()  # a resumed run: the backup sets model._initial_epoch
+    start = model._initial_epoch or 0
+    starts = strategy.gather(strategy.run(lambda: tf.constant([start], tf.int64)), axis=0).numpy()
+    if len(set(starts.tolist())) > 1:  # a kill landed between two workers' backups
+        raise UsageError(f"the workers' backups end at different epochs ({sorted(set(starts.tolist()))}), so "
+                         "they cannot resume together; delete each worker's <output>/<app>/backup folder "
+                         "to start afresh")
     logs = {}
-    for epoch in range(model._initial_epoch or 0, epochs):
+    for epoch in range(start, epochs):
         model.reset_metrics()
         callback_list.on_epoch_begin(epoch)  # before the iterator: the pipeline's order depends on the epoch
         iterator = iter(train_batches)

@@ -146,6 +146,8 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
 
 def _truncate_history(path: pathlib.Path, epochs: int) -> None:
     """Keep the rows of the epochs the backup completed (a kill can land between a row and its backup)."""
-    if path.exists():
-        header, *rows = path.read_text().splitlines(keepends=True)
-        path.write_text(header + "".join(row for row in rows if int(row.split(",")[0]) < epochs))
+    if path.exists():  # newline="": keep CSVLogger's \r\n, so a resumed file is byte-identical
+        with open(path, newline="") as file:
+            header, *rows = file.read().splitlines(keepends=True)
+        with open(path, "w", newline="") as file:
+            file.write(header + "".join(row for row in rows if int(row.split(",")[0]) < epochs))
