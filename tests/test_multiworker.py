@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, assert_one_line_error, free_port, run_in_process
+from conftest import ROOT, assert_one_line_error, free_port, run_app, run_in_process
 
 
 def run_workers(module, *args, cwd, count=2, timeout=400):
@@ -82,6 +82,15 @@ def test_two_workers_keep_batch_norm_statistics_identical(tmp_path):
     for code, output in results:
         assert code == 0, output[-3000:]
     assert_same_weights(run_folder(tmp_path, "digits"), run_folder(tmp_path / "worker-1", "digits"))
+
+
+def test_mirrored_strategy_trains_on_the_devices_of_this_machine(tmp_path):
+    # No GPU here: one replica (tuning's --cpu-devices 2 test runs the two-replica mirrored path).
+    result = run_app("applications.digits", "--source", "embedded", "--model", "convnet", "--epochs", "1",
+                     "--strategy", "mirrored", "--output", tmp_path, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((run_folder(tmp_path, "digits") / "metrics.json").read_text())["arguments"]["strategy"] == \
+        "mirrored"
 
 
 @pytest.mark.slow
