@@ -23,11 +23,13 @@ run: $(VENV)/.installed
 	$(PY) -m applications.digits --source embedded
 
 # Two worker processes (pytest-xdist): most tests are small models whose time is Python overhead.
+# worksteal: an idle worker takes tests queued for the other, so the long end-to-end runs do not
+# leave one worker waiting at the end.
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -q -m "not slow" -n 2
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist worksteal
 
 test-all: $(VENV)/.installed-test
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --dist worksteal
 
 benchmark: $(VENV)/.installed
 	$(PY) -m benchmarks.digits
