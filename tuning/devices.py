@@ -13,17 +13,7 @@
 
 from __future__ import annotations
 
-
-def configure_gpus() -> list:
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:  # already initialised: growth must be set before first use
-            pass
-    return gpus
+from applications.kit.distribute import configure_gpus  # shared with the applications' --strategy mirrored
 
 
 def split_cpu(count: int) -> list:

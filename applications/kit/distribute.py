@@ -65,6 +65,19 @@ def worker_name(config: dict) -> str:
     return f"{config['task']['type']}-{config['task']['index']}"
 
 
+def configure_gpus() -> list:
+    """Memory growth on every GPU (several processes or trials can share one); returns the GPUs."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised: growth must be set before first use
+            pass
+    return gpus
+
+
 def make_strategy(name: str):
     """The strategy ``--strategy name`` asks for; create it first thing (multi-worker must precede any op)."""
     import tensorflow as tf
@@ -72,8 +85,7 @@ def make_strategy(name: str):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        for gpu in tf.config.list_physical_devices("GPU"):
-            tf.config.experimental.set_memory_growth(gpu, True)
+        configure_gpus()
         return tf.distribute.MirroredStrategy()
     cluster()  # a clear error before TensorFlow reads TF_CONFIG
     options = tf.distribute.experimental.CommunicationOptions(
