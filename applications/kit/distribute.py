@@ -29,8 +29,6 @@ import keras
 
 from applications.kit.cli import UsageError
 
-STRATEGIES = ("default", "mirrored", "multiworker")
-
 
 def cluster(environ=os.environ) -> dict:
     """The parsed and checked ``TF_CONFIG``: ``{"cluster": ..., "task": {"type", "index"}}``."""

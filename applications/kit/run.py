@@ -277,14 +277,12 @@ def run(task: Task, argv=None) -> int:
     started = time.perf_counter()
     args = parse_args(task, argv)
     optimiser = optimiser_settings(args)
-    chief = True
     if args.strategy == "multiworker":
         if getattr(args, "cv", None):
             raise cli.UsageError("--cv trains its folds one after another on one machine; "
                                  "drop --strategy multiworker (or --cv)")
         config = distribute.cluster()
-        chief = distribute.is_chief(config)
-        if not chief:  # the chief writes the run folder and the export; the others their own folders
+        if not distribute.is_chief(config):  # the chief writes the run folder and the export
             args.output = str(pathlib.Path(args.output) / distribute.worker_name(config))
             args.export = False
     strategy = distribute.make_strategy(args.strategy)  # before TensorFlow runs anything (multi-worker)
