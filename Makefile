@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test test-all benchmark benchmark-zoo benchmark-sentiment benchmark-forecasting benchmark-compression \
+.PHONY: run test test-slow test-all benchmark benchmark-zoo benchmark-sentiment benchmark-forecasting benchmark-compression \
         benchmark-generation benchmark-tuning benchmark-serving zoo-table clean
 
 # `make run` installs only what the package needs; `make test` adds the test extra (jax, hypothesis, ...).
@@ -27,6 +27,12 @@ run: $(VENV)/.installed
 # leave one worker waiting at the end.
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q -m "not slow" -n 2 --dist worksteal
+
+# The slow tier: what the default run checks once, repeated for every application (SIGKILL resume,
+# serving check, sweep, two-worker training), multi-process sweeps, the deeper ResNets, the JAX backend.
+# CI runs it after `make test`; `make test-all` runs both tiers in one pytest session.
+test-slow: $(VENV)/.installed-test
+	$(PY) -m pytest -q -m slow -n 2 --dist worksteal
 
 test-all: $(VENV)/.installed-test
 	$(PY) -m pytest -q -n 2 --dist worksteal

@@ -46,6 +46,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # every builder on a second backend: ~60-90 s of per-op JAX compilation
 def test_every_builder_runs_on_jax_and_the_vae_trains(tmp_path):
     env = {**os.environ, "KERAS_BACKEND": "jax", "KERAS_HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT)], capture_output=True, text=True,

@@ -24,8 +24,8 @@ dropouts = st.floats(0.0, 0.9)
 heads = st.sampled_from(["softmax", "sigmoid", "linear", None])
 
 
-def int_lists(low, high, min_size=1, max_size=3):
-    return st.lists(ints(low, high), min_size=min_size, max_size=max_size)
+def int_lists(low, high, min_size=1, max_size=3, unique=False):
+    return st.lists(ints(low, high), min_size=min_size, max_size=max_size, unique=unique)
 
 
 @st.composite
@@ -108,7 +108,7 @@ def bilstm(draw):
 
 @st.composite
 def conv1d_classifier(draw):
-    kernel_sizes = draw(int_lists(1, 4))
+    kernel_sizes = draw(int_lists(1, 4, unique=True))  # one branch per width
     return {"vocabulary_size": draw(ints(2, 60)),
             "sequence_length": draw(st.one_of(st.none(), ints(max(kernel_sizes), 12))),
             "embedding_dim": draw(ints(1, 8)), "filters": draw(ints(1, 8)), "kernel_sizes": kernel_sizes,

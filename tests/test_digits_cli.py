@@ -121,8 +121,9 @@ for _name in image_classifiers():
         MODEL_OPTIONS[_name] = ["--model-arg", "small_inputs=True"]
 
 
-# The bottleneck ResNets share one builder with resnet18/34 and take 40-100 s each here: `make test-all`.
-@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m in ("resnet50", "resnet101", "resnet152")
+# The deeper ResNets share one builder with resnet18 and take 20-100 s each here: `make test-slow`.
+@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow)
+                                   if m in ("resnet34", "resnet50", "resnet101", "resnet152")
                                    else m for m in image_classifiers()])
 def test_every_model_trains_one_epoch_on_the_embedded_digits(model, tmp_path, capsys):
     code, out, err = run_in_process(main, "--source", "embedded", "--model", model, *MODEL_OPTIONS.get(model, []),

@@ -221,6 +221,7 @@ def test_bad_input_is_a_one_line_error(content, options, message, tmp_path, caps
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # the kit's resume is in the default run (digits)
 def test_killed_run_resumes_exactly(tmp_path):
     import applications.forecasting  # noqa: F401  registers the layers the saved models name
 

@@ -136,6 +136,7 @@ def test_sample_refuses_a_label_for_an_unconditional_model(conditional_run, tmp_
     assert_one_line_error(code, err, "--label 12", "classes 0-9")
 
 
+@pytest.mark.slow  # the kit's resume is in the default run (digits; train() on dcgan in test_kit)
 def test_killed_gan_run_resumes_exactly(tmp_path):
     """SIGKILL after epoch 2 and rerun: one run folder, the same history (losses, coverage), identical weights
     (both optimisers, the GAN's noise generator and the shuffle order are restored)."""

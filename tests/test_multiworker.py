@@ -75,6 +75,7 @@ def test_two_workers_train_the_digits_app_to_identical_weights_and_it_learns(tmp
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["digits", "worker-1"]
 
 
+@pytest.mark.slow  # two-worker training is in the default run (digits convnet)
 def test_two_workers_keep_batch_norm_statistics_identical(tmp_path):
     # vgg normalises every block: each worker would move its own statistics if they were not synchronised.
     results = run_workers("applications.digits", "--source", "embedded", "--model", "vgg", "--epochs", "1",

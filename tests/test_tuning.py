@@ -81,6 +81,7 @@ def test_bad_sweep_options_are_one_line_errors(args, fragments, tmp_path, capsys
     assert_one_line_error(code, err, *fragments)
 
 
+@pytest.mark.slow  # two sweeps of subprocess trials; the kit's resume is in the default run (digits)
 def test_a_sweep_killed_mid_trial_resumes_without_repeating_trials(tmp_path):
     command = [*TINY, "--max-trials", "3", "--max-epochs", "8", "--directory", tmp_path / "sweeps"]
     first = subprocess.Popen([sys.executable, "-m", "tuning", "digits", *map(str, command)], cwd=tmp_path,
@@ -106,6 +107,7 @@ def test_a_sweep_killed_mid_trial_resumes_without_repeating_trials(tmp_path):
     assert second.stdout.count("Search: Running Trial #") == 2  # trial 1 again and trial 2, nothing else
 
 
+@pytest.mark.slow  # the mirrored path is in the default run (test_multiworker)
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     result = sweep(*TINY, "--cpu-devices", "2", "--max-trials", "1", "--max-epochs", "2", "--directory", tmp_path,
                    cwd=tmp_path)
@@ -115,6 +117,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert table["status"].tolist() == ["COMPLETED"] and table["objective"].iloc[0] > 0.5
 
 
+@pytest.mark.slow  # three sweep processes and a dozen trial processes
 def test_chief_and_two_workers_run_every_trial_once_and_survive_a_killed_worker(tmp_path):
     address = f"127.0.0.1:{free_port()}"
     common = [sys.executable, "-m", "tuning", "digits", *TINY, "--max-trials", "5", "--max-epochs", "6",
@@ -167,6 +170,7 @@ def test_chief_and_two_workers_run_every_trial_once_and_survive_a_killed_worker(
     assert "Resuming from epoch" in logs["w1-again"]
 
 
+@pytest.mark.slow  # one sweep per application; digits' sweep is in the default run
 @pytest.mark.parametrize("app, args", [
     ("sentiment", ["--data", "{data}/imdb/imdb_reviews_2499.csv"]),
     ("forecast", ["--lookback", "32", "--horizon", "4"]),

@@ -54,6 +54,13 @@ def test_transformer_classifier_ignores_padding():
     np.testing.assert_allclose(np.asarray(model(tokens)), before, rtol=1e-5, atol=1e-6)
 
 
+def test_conv1d_classifier_refuses_a_repeated_kernel_size():
+    """Found by the hypothesis test: kernel_sizes=[1, 1] named two layers conv_1, deep inside Keras."""
+    with pytest.raises(ValueError, match=r"^kernel_sizes=\[3, 3\] is invalid: expected a list of distinct "
+                                         r"integers \(one Conv1D branch per width"):
+        zoo.build("conv1d_classifier", vocabulary_size=50, kernel_sizes=[3, 3])
+
+
 def test_perceptron_fit_with_zero_epochs():
     model = zoo.build("perceptron", input_shape=(2,))
     model.compile()

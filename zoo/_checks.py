@@ -71,7 +71,8 @@ def divisible_image(name, value, scale):
     return value
 
 
-def int_list(name, value, *, minimum=1, allow_empty=False):
+def int_list(name, value, *, minimum=1, allow_empty=False, distinct=False, why=""):
+    """A tuple of integers >= ``minimum``; ``distinct``: no value twice (``why`` says what to do instead)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value,)
     if not isinstance(value, (tuple, list)) or (not value and not allow_empty):
@@ -79,6 +80,8 @@ def int_list(name, value, *, minimum=1, allow_empty=False):
     for item in value:
         if isinstance(item, bool) or not isinstance(item, numbers.Integral) or item < minimum:
             _fail(name, value, f"a list of integers >= {minimum}")
+    if distinct and len(set(value)) != len(value):
+        _fail(name, value, f"a list of distinct integers{why}")
     return tuple(int(v) for v in value)
 
 

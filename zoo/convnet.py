@@ -148,14 +148,15 @@ def conv1d_classifier(vocabulary_size=20_000, sequence_length=None, embedding_di
         sequence_length: fixed length, or ``None`` for any length (at least the largest kernel).
         embedding_dim: width of the token embedding.
         filters: filters per kernel size.
-        kernel_sizes: the n-gram widths the convolutions span.
+        kernel_sizes: the n-gram widths the convolutions span, each once.
         dropout: dropout on the embeddings and before the classifier.
         classes: number of classes.
         classifier_activation: ``"softmax"``, ``"sigmoid"``, ``"linear"`` or ``None``.
         name: the model's name.
     """
     _checks.positive_int("vocabulary_size", vocabulary_size, minimum=2)
-    kernel_sizes = _checks.int_list("kernel_sizes", kernel_sizes)
+    kernel_sizes = _checks.int_list("kernel_sizes", kernel_sizes, distinct=True, why=(
+        " (one Conv1D branch per width: raise filters for more detectors of one width)"))
     if sequence_length is not None:
         _checks.positive_int("sequence_length", sequence_length, minimum=max(kernel_sizes))
     _checks.positive_int("embedding_dim", embedding_dim)
