@@ -205,7 +205,7 @@ def test_the_linear_autoencoder_matches_pca():
     prepared = Prepared(train=(x_train, compression.scaled(x_train)), validation=None, test=x_test, source="",
                         info={"image_shape": [8, 8, 1]})
     model = compression.Compression().build(args, prepared)
-    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    model.compile(keras.optimizers.Adam(1e-2), "mse", steps_per_execution=11)  # one call per epoch (1,400 images)
     model.fit(x_train.astype("float32"), compression.scaled(x_train), epochs=150, batch_size=128, verbose=0)
     ae = compression.mse(x_test, compression.to_uint8(model.predict(x_test.astype("float32"), verbose=0)))
     from sklearn.decomposition import PCA

@@ -105,8 +105,8 @@ def test_frechet_distance_matches_the_closed_form_for_gaussians():
 def test_the_vae_trains_and_samples(conditional_run, tmp_path, capsys):
     # Another split of the same digits: evaluate must not compare it with the conditional run.
     code, out, err = run_in_process(generation.main, "train", *FAST, "--model", "vae", "--epochs", "2",
-                                    "--learning-rate", "1e-3", "--test-fraction", "0.25", "--output", tmp_path,
-                                    capsys=capsys)
+                                    "--learning-rate", "1e-3", "--test-fraction", "0.25", "--classifier-epochs", "1",
+                                    "--samples", "50", "--output", tmp_path, capsys=capsys)
     assert code == 0, err
     run_dir = next((tmp_path / "generation").glob("2*"))
     history = pd.read_csv(run_dir / "history.csv")
