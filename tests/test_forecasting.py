@@ -41,6 +41,7 @@ def test_default_data_beats_the_naive_baselines(co2_run):
         assert (run_dir / png).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow  # a fresh process per app: digits' and sentiment's exports are in the default run
 def test_export_takes_raw_windows_in_a_fresh_process(co2_run):
     import keras
 

@@ -66,6 +66,7 @@ def test_sample_writes_pngs_and_npz_of_the_asked_class(conditional_run, tmp_path
     np.testing.assert_array_equal(np.load(tmp_path / "again" / "samples.npz")["x"], samples["x"])
 
 
+@pytest.mark.slow  # a fresh process per app: digits' and sentiment's exports are in the default run
 def test_exported_generator_answers_in_a_fresh_process(conditional_run):
     work, _ = conditional_run
     export = work / "exports" / "generation" / "1"

@@ -135,7 +135,7 @@ def test_cross_validation_reports_mean_and_std_over_stratified_folds(tmp_path, c
             for label in list(cue) * 30]
     pd.DataFrame(rows, columns=["mood", "sentence"]).to_csv(tmp_path / "m.tsv", sep="\t", index=False)
     code, out, err = run_in_process(main, "--data", tmp_path / "m.tsv", "--label-column", "mood", "--cv", "3",
-                                    "--epochs", "30", "--learning-rate", "0.05", "--verbose", "0",
+                                    "--epochs", "10", "--learning-rate", "0.1", "--verbose", "0",
                                     "--output", tmp_path, capsys=capsys)
     assert code == 0, err
     run_dir = next((tmp_path / "sentiment").glob("2*"))

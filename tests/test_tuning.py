@@ -46,6 +46,7 @@ def test_random_sweep_writes_csv_png_json_and_exports_the_best(tmp_path, capsys)
     assert "Best configuration exported" in out
 
 
+@pytest.mark.slow  # four trial processes; the sweep itself is in the default run (the random sweep)
 def test_space_file_narrows_and_a_nan_trial_is_recorded_as_failed(tmp_path, capsys):
     from tuning.__main__ import main
 
