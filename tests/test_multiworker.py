@@ -85,6 +85,7 @@ def test_two_workers_keep_batch_norm_statistics_identical(tmp_path):
     assert_same_weights(run_folder(tmp_path, "digits"), run_folder(tmp_path / "worker-1", "digits"))
 
 
+@pytest.mark.slow  # a process of its own; two-worker training is in the quick tier
 def test_mirrored_strategy_trains_on_the_devices_of_this_machine(tmp_path):
     # No GPU here: one replica (tuning's --cpu-devices 2 test runs the two-replica mirrored path).
     result = run_app("applications.digits", "--source", "embedded", "--model", "convnet", "--epochs", "1",
