@@ -30,12 +30,25 @@ def _fresh_keras_state():
 
 
 def run_in_process(main, *args, capsys=None):
-    """``cli.run(main, argv)`` in this process: (exit code, stdout, stderr)."""
+    """``cli.run(main, argv)`` in this process: (exit code, stdout, stderr).
+
+    Output is read from ``capsys`` in a test, or caught with ``contextlib``
+    where there is none (a module-scoped fixture): no new Python process, no
+    second TensorFlow import.
+    """
+    import contextlib
+    import io
+
     from applications.kit import cli
 
-    code = cli.run(main, [str(a) for a in args], prog="kerazoo-test")
-    out, err = capsys.readouterr() if capsys else ("", "")
-    return code, out, err
+    if capsys:
+        code = cli.run(main, [str(a) for a in args], prog="kerazoo-test")
+        out, err = capsys.readouterr()
+        return code, out, err
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.run(main, [str(a) for a in args], prog="kerazoo-test")
+    return code, out.getvalue(), err.getvalue()
 
 
 def assert_one_line_error(code, err, *fragments):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import kill_and_resume, run_app
+from conftest import kill_and_resume, run_app, run_in_process
 
 
 @pytest.fixture(scope="module")
@@ -166,10 +166,12 @@ def test_source_mnist_offline_is_a_clear_error(tmp_path):
     assert "--source embedded" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_real_mnist_idx_through_data_flag(shared_data, tmp_path):
-    result = run_app("applications.digits", "--data", shared_data / "mnist", "--model", "convnet",
-                     "--epochs", "2", "--output", tmp_path / "runs", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "Data: IDX files in" in result.stdout and "10000 images of 28x28" in result.stdout
+def test_real_mnist_idx_through_data_flag(shared_data, tmp_path, capsys):
+    from applications.digits import main
+
+    code, out, err = run_in_process(main, "--data", shared_data / "mnist", "--model", "convnet", "--epochs", "2",
+                                    "--output", tmp_path / "runs", capsys=capsys)
+    assert code == 0, err
+    assert "Data: IDX files in" in out and "10000 images of 28x28" in out
     metrics = json.loads(next((tmp_path / "runs" / "digits").glob("2*/metrics.json")).read_text())
     assert metrics["test_accuracy"] >= 0.9  # two epochs on 7.2k real MNIST digits

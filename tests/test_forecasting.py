@@ -11,22 +11,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import kill_and_resume, run_app, run_in_process
+from conftest import kill_and_resume, run_in_process
 
 
 @pytest.fixture(scope="module")
 def co2_run(tmp_path_factory):
     """The default data (statsmodels' weekly CO2), DLinear with RevIN, exported."""
     work = tmp_path_factory.mktemp("forecast")
-    result = run_app("applications.forecasting", "--revin", "--epochs", "8", "--export",
-                     "--output", work / "runs", "--export-dir", work / "saved_models", cwd=work)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return work, next((work / "runs" / "forecast").glob("2*")), result
+    from applications.forecasting import main
+
+    code, out, err = run_in_process(main, "--revin", "--epochs", "8", "--export", "--output", work / "runs",
+                                    "--export-dir", work / "saved_models")
+    assert code == 0, out + err
+    return work, next((work / "runs" / "forecast").glob("2*")), out
 
 
 def test_default_data_beats_the_naive_baselines(co2_run):
-    _, run_dir, result = co2_run
-    assert "Data: Mauna Loa weekly CO2" in result.stdout
+    _, run_dir, out = co2_run
+    assert "Data: Mauna Loa weekly CO2" in out
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["targets"] == ["co2"] and metrics["lookback"] == 96 and metrics["horizon"] == 24
     assert metrics["season"] in (52, 53)  # weekly data: a year is 52.18 weeks

@@ -32,15 +32,17 @@ def shared_data_module():
 def bag_run(imdb, tmp_path_factory):
     """The bag-of-n-grams model on the 2,499 real IMDB reviews, exported."""
     work = tmp_path_factory.mktemp("sentiment")
-    result = run_app("applications.sentiment", "--data", imdb, "--learning-rate", "1e-2", "--epochs", "8",
-                     "--export", "--output", work / "runs", "--export-dir", work / "saved_models", cwd=work)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return work, next((work / "runs" / "sentiment").glob("2*")), result
+    from applications.sentiment import main
+
+    code, out, err = run_in_process(main, "--data", imdb, "--learning-rate", "1e-2", "--epochs", "8", "--export",
+                                    "--output", work / "runs", "--export-dir", work / "saved_models")
+    assert code == 0, out + err
+    return work, next((work / "runs" / "sentiment").glob("2*")), out
 
 
 def test_bag_of_ngrams_learns_real_reviews(bag_run):
-    _, run_dir, result = bag_run
-    assert "Data: " in result.stdout and "2499 texts" in result.stdout
+    _, run_dir, out = bag_run
+    assert "Data: " in out and "2499 texts" in out
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["labels"] == ["negative", "positive"]
     assert metrics["class_counts"] == {"negative": 1234, "positive": 1265}
