@@ -106,7 +106,7 @@ def test_encode_then_decode_keeps_shape_dtype_and_quality(trained, tmp_path, cap
     np.testing.assert_array_equal(png, decoded[3, ..., 0])
 
 
-@pytest.mark.slow  # a fresh process per app: digits' and sentiment's exports are in the default run
+@pytest.mark.slow  # a fresh process per app: digits' and sentiment's exports are in the quick tier
 def test_exported_encoder_and_decoder_answer_in_a_fresh_process(trained):
     work, _ = trained
     encoder, decoder = work / "exports" / "compression_encoder" / "1", work / "exports" / "compression_decoder" / "1"

@@ -43,7 +43,7 @@ def test_default_data_beats_the_naive_baselines(co2_run):
         assert (run_dir / png).read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.slow  # a fresh process per app: digits' and sentiment's exports are in the default run
+@pytest.mark.slow  # a fresh process per app: digits' and sentiment's exports are in the quick tier
 def test_export_takes_raw_windows_in_a_fresh_process(co2_run):
     import keras
 
@@ -224,7 +224,7 @@ def test_bad_input_is_a_one_line_error(content, options, message, tmp_path, caps
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.slow  # the kit's resume is in the default run (digits)
+@pytest.mark.slow  # the kit's resume is in the quick tier (digits)
 def test_killed_run_resumes_exactly(tmp_path):
     import applications.forecasting  # noqa: F401  registers the layers the saved models name
 

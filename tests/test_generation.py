@@ -66,7 +66,7 @@ def test_sample_writes_pngs_and_npz_of_the_asked_class(conditional_run, tmp_path
     np.testing.assert_array_equal(np.load(tmp_path / "again" / "samples.npz")["x"], samples["x"])
 
 
-@pytest.mark.slow  # a fresh process per app: digits' and sentiment's exports are in the default run
+@pytest.mark.slow  # a fresh process per app: digits' and sentiment's exports are in the quick tier
 def test_exported_generator_answers_in_a_fresh_process(conditional_run):
     work, _ = conditional_run
     export = work / "exports" / "generation" / "1"
@@ -137,7 +137,7 @@ def test_sample_refuses_a_label_for_an_unconditional_model(conditional_run, tmp_
     assert_one_line_error(code, err, "--label 12", "classes 0-9")
 
 
-@pytest.mark.slow  # the kit's resume is in the default run (digits; train() on dcgan in test_kit)
+@pytest.mark.slow  # the kit's resume is in the quick tier (digits; train() on dcgan in test_kit)
 def test_killed_gan_run_resumes_exactly(tmp_path):
     """SIGKILL after epoch 2 and rerun: one run folder, the same history (losses, coverage), identical weights
     (both optimisers, the GAN's noise generator and the shuffle order are restored)."""

@@ -75,7 +75,7 @@ def test_two_workers_train_the_digits_app_to_identical_weights_and_it_learns(tmp
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["digits", "worker-1"]
 
 
-@pytest.mark.slow  # two-worker training is in the default run (digits convnet)
+@pytest.mark.slow  # two-worker training is in the quick tier (digits convnet)
 def test_two_workers_keep_batch_norm_statistics_identical(tmp_path):
     # vgg normalises every block: each worker would move its own statistics if they were not synchronised.
     results = run_workers("applications.digits", "--source", "embedded", "--model", "vgg", "--epochs", "1",
@@ -85,7 +85,7 @@ def test_two_workers_keep_batch_norm_statistics_identical(tmp_path):
     assert_same_weights(run_folder(tmp_path, "digits"), run_folder(tmp_path / "worker-1", "digits"))
 
 
-@pytest.mark.slow  # a process of its own; two-worker training is in the quick tier
+@pytest.mark.slow  # a process of its own; mirrored has no quick-tier test (multi-worker has one)
 def test_mirrored_strategy_trains_on_the_devices_of_this_machine(tmp_path):
     # No GPU here: one replica (tuning's --cpu-devices 2 test runs the two-replica mirrored path).
     result = run_app("applications.digits", "--source", "embedded", "--model", "convnet", "--epochs", "1",

@@ -215,7 +215,7 @@ def test_cv_with_export_is_refused(tmp_path, capsys):
     assert code == 2 and "drop --export" in err
 
 
-@pytest.mark.slow  # the kit's resume is in the default run (digits)
+@pytest.mark.slow  # the kit's resume is in the quick tier (digits)
 def test_killed_run_resumes_exactly(imdb, tmp_path):
     import applications.sentiment  # noqa: F401  registers the text standardisation model.keras names
 

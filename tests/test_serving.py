@@ -28,7 +28,7 @@ def check(export, *extra):
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-# The checker itself is the same for every export: digits runs by default, the other four with `make test-slow`.
+# The checker itself is the same for every export: digits in the quick tier, the other four with `make test-slow`.
 @pytest.mark.parametrize("app", [a if a == "digits" else pytest.param(a, marks=pytest.mark.slow) for a in APPS])
 def test_every_application_export_passes_the_serving_check(app, tmp_path, capsys):
     import importlib

@@ -46,7 +46,7 @@ def test_random_sweep_writes_csv_png_json_and_exports_the_best(tmp_path, capsys)
     assert "Best configuration exported" in out
 
 
-@pytest.mark.slow  # four trial processes; the sweep itself is in the default run (the random sweep)
+@pytest.mark.slow  # four trial processes; the sweep itself is in the quick tier (the random sweep)
 def test_space_file_narrows_and_a_nan_trial_is_recorded_as_failed(tmp_path, capsys):
     from tuning.__main__ import main
 
@@ -82,7 +82,7 @@ def test_bad_sweep_options_are_one_line_errors(args, fragments, tmp_path, capsys
     assert_one_line_error(code, err, *fragments)
 
 
-@pytest.mark.slow  # two sweeps of subprocess trials; the kit's resume is in the default run (digits)
+@pytest.mark.slow  # two sweeps of subprocess trials; the kit's resume is in the quick tier (digits)
 def test_a_sweep_killed_mid_trial_resumes_without_repeating_trials(tmp_path):
     command = [*TINY, "--max-trials", "3", "--max-epochs", "8", "--directory", tmp_path / "sweeps"]
     first = subprocess.Popen([sys.executable, "-m", "tuning", "digits", *map(str, command)], cwd=tmp_path,
@@ -108,7 +108,7 @@ def test_a_sweep_killed_mid_trial_resumes_without_repeating_trials(tmp_path):
     assert second.stdout.count("Search: Running Trial #") == 2  # trial 1 again and trial 2, nothing else
 
 
-@pytest.mark.slow  # the mirrored path is in the default run (test_multiworker)
+@pytest.mark.slow  # two logical CPUs: the only two-replica mirrored test (no quick-tier test of mirrored)
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     result = sweep(*TINY, "--cpu-devices", "2", "--max-trials", "1", "--max-epochs", "2", "--directory", tmp_path,
                    cwd=tmp_path)
@@ -171,7 +171,7 @@ def test_chief_and_two_workers_run_every_trial_once_and_survive_a_killed_worker(
     assert "Resuming from epoch" in logs["w1-again"]
 
 
-@pytest.mark.slow  # one sweep per application; digits' sweep is in the default run
+@pytest.mark.slow  # one sweep per application; digits' sweep is in the quick tier
 @pytest.mark.parametrize("app, args", [
     ("sentiment", ["--data", "{data}/imdb/imdb_reviews_2499.csv"]),
     ("forecast", ["--lookback", "32", "--horizon", "4"]),
