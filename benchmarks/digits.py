@@ -9,11 +9,15 @@
 (b) Training throughput (samples/s) of the app's pipeline (tf.data, dtype
     policy chosen by the app, steps_per_execution 16) against the keras-io
     mnist_convnet recipe (float32 NumPy arrays passed to ``fit``, batch 128)
-    on the same ``convnet``, the same 8k MNIST images, same batch size; timed
+    on the same ``convnet``, the same 7.2k MNIST training images, same batch size; timed
     in interleaved pairs (A, B, A, B, ...) after a warm-up, reported as the
     median ratio with its min and max.
 (c) Achieved GFLOP/s of (b)'s app training against a 4096x4096 float32
     matmul (and, for reference, a bfloat16 one) measured here and now.
+(d) Where the app's training step spends its time: op time by layer under
+    TensorFlow's profiler, and the training kernels of the costliest layer
+    (by FLOPs) timed on their own, against the same matmul and against the
+    step's own time from (b).
 
 Prints a table and writes benchmarks/results/digits.json.
 """
@@ -77,6 +81,27 @@ def timed_epoch(fit) -> float:
     return timer.times[0]
 
 
+def app_training(x, y, batch_size: int):
+    """The app's convnet compiled as the app compiles it, and its training pipeline.
+
+    The same convnet behind its Rescaling layer, its dtype policy and its
+    steps_per_execution, built the way the app builds it. Returns the model,
+    the pipeline, the policy and the steps per execution.
+    """
+    from applications.digits import Digits
+    from applications.kit import data, training
+
+    task = Digits()
+    policy = training.configure_precision("auto")
+    keras.utils.set_random_seed(0)
+    args = argparse.Namespace(model="convnet", model_arg=[], augment=0.0, seed=0, resize=None)
+    prepared = argparse.Namespace(info={"image_shape": list(x.shape[1:]), "labels": [str(d) for d in range(10)]})
+    model = task.build(args, prepared)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=task.steps_per_execution)
+    return model, data.TrainingPipeline(x, y, batch_size=batch_size, seed=0), policy, task.steps_per_execution
+
+
 def measure_throughput(x, y, pairs: int, batch_size: int) -> dict:
     """The keras-io recipe and the app pipeline on the same convnet, timed in interleaved pairs.
 
@@ -85,7 +110,6 @@ def measure_throughput(x, y, pairs: int, batch_size: int) -> dict:
     median ratio over the pairs, with its min and max.
     """
     import zoo
-    from applications.kit import data, training
     from benchmarks.flops import training_flops
 
     # Baseline: keras-io mnist_convnet recipe, float32 NumPy arrays into fit.
@@ -98,19 +122,7 @@ def measure_throughput(x, y, pairs: int, batch_size: int) -> dict:
     def fit_baseline(**kw):
         baseline.fit(x_float, y, batch_size=batch_size, verbose=0, **kw)
 
-    # The app: the same convnet behind its Rescaling layer, its training pipeline, its dtype
-    # policy and its steps_per_execution, built the way the app builds it.
-    from applications.digits import Digits
-
-    task = Digits()
-    policy = training.configure_precision("auto")
-    keras.utils.set_random_seed(0)
-    args = argparse.Namespace(model="convnet", model_arg=[], augment=0.0, seed=0, resize=None)
-    prepared = argparse.Namespace(info={"image_shape": list(x.shape[1:]), "labels": [str(d) for d in range(10)]})
-    model = task.build(args, prepared)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  steps_per_execution=task.steps_per_execution)
-    pipeline = data.TrainingPipeline(x, y, batch_size=batch_size, seed=0)
+    model, pipeline, policy, steps_per_execution = app_training(x, y, batch_size)
 
     def fit_app(**kw):
         model.fit(pipeline.dataset, shuffle=False, verbose=0, **kw)
@@ -126,7 +138,7 @@ def measure_throughput(x, y, pairs: int, batch_size: int) -> dict:
     ratios = np.array(app_rates) / np.array(baseline_rates)
     flops = training_flops(model)
     keras.mixed_precision.set_global_policy("float32")
-    return {"pairs": pairs, "app_precision": policy, "steps_per_execution": task.steps_per_execution,
+    return {"pairs": pairs, "app_precision": policy, "steps_per_execution": steps_per_execution,
             "numpy_fit_samples_per_s": float(np.median(baseline_rates)),
             "app_pipeline_samples_per_s": float(np.median(app_rates)),
             "ratio_median": float(np.median(ratios)), "ratio_min": float(ratios.min()),
@@ -135,23 +147,129 @@ def measure_throughput(x, y, pairs: int, batch_size: int) -> dict:
             "app_gflops": float(np.median(app_rates)) * flops / 1e9}
 
 
-def matmul_gflops(n=4096, dtype="float32", repeats=10) -> float:
+def profile_layers(x, y, batch_size: int, epochs: int = 2) -> dict:
+    """Where a training step of the app's convnet spends its time, layer by layer.
+
+    Runs ``epochs`` epochs of the app's training under TensorFlow's profiler
+    (after a warm-up epoch) and adds up the time of each TensorFlow op,
+    forward and backward, under the layer whose name it carries; ops of no
+    layer (loss, optimiser, metrics, input pipeline) go under "other". Ops
+    that run side by side overlap, so the op times add up to more than the
+    step's wall time, and the profiler itself slows the step: read them as
+    shares, not as the time a layer would save.
+    """
+    import collections
+    import re
+    import shutil
+
     import tensorflow as tf
 
-    a = tf.random.normal((n, n), dtype="float32")
-    a = tf.cast(a, dtype)
+    try:
+        from tsl.profiler.protobuf import xplane_pb2
+    except ImportError:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    model, pipeline, policy, _ = app_training(x, y, batch_size)
+    model.fit(pipeline.dataset, shuffle=False, epochs=1, verbose=0)
+    names = [layer.name for layer in model.layers[-1].layers + model.layers if not isinstance(layer, keras.Model)]
+    layer_in_scope = re.compile(r"(?:^|/)(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+                                + r")(?:_\d+)?/")
+    op_event = re.compile(r"^[^:\s]+:\w+$")  # "scope/name:OpType"; not "Iterator::..." nor "Eager..."
+    folder = tempfile.mkdtemp(prefix="digits_profile_")
+    try:
+        tf.profiler.experimental.start(folder)
+        start = time.perf_counter()
+        model.fit(pipeline.dataset, shuffle=False, epochs=epochs, verbose=0)
+        wall = time.perf_counter() - start
+        tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(next(pathlib.Path(folder).rglob("*.xplane.pb")).read_bytes())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    keras.mixed_precision.set_global_policy("float32")
+    seconds = collections.Counter()
+    for plane in space.planes:
+        event_names = {key: meta.name for key, meta in plane.event_metadata.items()}
+        for line in plane.lines:
+            for event in line.events:
+                name = event_names.get(event.metadata_id, "")
+                if op_event.match(name) and "multi_step_on_iterator" not in name:
+                    found = layer_in_scope.search(name.split(":")[0])
+                    seconds[found.group(1) if found else "other"] += event.duration_ps * 1e-12
+    steps = epochs * pipeline.steps_per_epoch
+    op_ms = {layer: 1e3 * total / steps for layer, total in seconds.most_common()}
+    return {"policy": policy, "batch_size": batch_size, "steps": steps,
+            "wall_ms_per_step_under_profiler": 1e3 * wall / steps, "op_ms_per_step": op_ms,
+            "op_share": {layer: ms / sum(op_ms.values()) for layer, ms in op_ms.items()}}
+
+
+def conv_kernels_alone(layer: keras.layers.Conv2D, batch_size: int, dtype: str, steps: int = 40,
+                       rounds: int = 5) -> dict:
+    """The training kernels of one Conv2D layer timed on their own, outside any model.
+
+    Forward (convolution + bias + ReLU, as the layer runs fused), the input
+    gradient and the weight gradient, on inputs that change from step to step
+    (so nothing is hoisted out of the loop), in ``dtype``. Returns the median
+    milliseconds per step and the GFLOP/s (3x the forward FLOPs).
+    """
+    import tensorflow as tf
+
+    from benchmarks.flops import flops_of
+
+    in_shape = (batch_size, *layer.input.shape[1:])
+    out_shape = (batch_size, *layer.output.shape[1:])
+    kernel_shape = (*layer.kernel_size, in_shape[-1], layer.filters)
+    padding, strides = layer.padding.upper(), [1, *layer.strides, 1]
+    inputs = tf.cast(tf.random.normal((4, *in_shape)), dtype)
+    output_grads = tf.cast(tf.random.normal((4, *out_shape)), dtype)
+    kernel = tf.cast(tf.random.normal(kernel_shape) * 0.05, dtype)
+    bias = tf.zeros(layer.filters, dtype)
+
+    @tf.function
+    def run():
+        total = tf.zeros((), tf.float32)
+        for step in tf.range(steps):
+            x, dy = inputs[step % 4], output_grads[step % 4]
+            y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides, padding), bias))
+            dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=in_shape, filter=kernel, out_backprop=dy,
+                                                strides=strides, padding=padding)
+            dw = tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=kernel_shape, out_backprop=dy,
+                                                 strides=strides, padding=padding)
+            total += tf.cast(y[0, 0, 0, 0] + dx[0, 0, 0, 0] + dw[0, 0, 0, 0], tf.float32)
+        return total
+
+    run().numpy()  # warm-up
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        run().numpy()
+        times.append((time.perf_counter() - start) / steps)
+    seconds = float(np.median(times))
+    flops = 3 * flops_of(layer) * batch_size
+    return {"layer": layer.name, "dtype": dtype, "ms_per_step": 1e3 * seconds, "gflops": flops / seconds / 1e9,
+            "training_flops_per_step": flops}
+
+
+def matmul_gflops(n=4096, dtype="float32", rounds=5, repeats=4) -> float:
+    """GFLOP/s of an n x n matmul: the median of ``rounds`` timings of ``repeats`` products."""
+    import tensorflow as tf
+
+    a = tf.cast(tf.random.normal((n, n)), dtype)
     b = tf.cast(tf.random.normal((n, n)), dtype)
     tf.linalg.matmul(a, b).numpy()  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        result = tf.linalg.matmul(a, b)
-    result.numpy()
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+    rates = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            result = tf.linalg.matmul(a, b)
+        result.numpy()
+        rates.append(2 * n**3 * repeats / (time.perf_counter() - start) / 1e9)
+    return float(np.median(rates))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs", type=int, default=7, help="interleaved timed pairs for (b), after a warm-up")
+    parser.add_argument("--pairs", type=int, default=9, help="interleaved timed pairs for (b), after a warm-up")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--skip-apps", action="store_true", help="only (b) and (c)")
     args = parser.parse_args(argv)
@@ -172,12 +290,26 @@ def main(argv=None):
     (x_train, y_train), _, _ = data.stratified_split(
         x[..., None], y.astype("int32"), test_fraction=0.2, validation_fraction=0.1, seed=42)
     report["throughput"] = measure_throughput(x_train, y_train, args.pairs, args.batch_size)
+    report["profile"] = profile_layers(x_train, y_train, args.batch_size)
+    import zoo
+    from benchmarks.flops import flops_of
+
+    convnet = zoo.build("convnet", input_shape=x_train.shape[1:], classes=10)
+    costliest = max(convnet.layers, key=flops_of)
+    compute_dtype = "bfloat16" if report["throughput"]["app_precision"] == "mixed_bfloat16" else "float32"
+    report["costliest_layer_alone"] = conv_kernels_alone(costliest, args.batch_size, compute_dtype)
     report["matmul_4096_float32_gflops"] = matmul_gflops(dtype="float32")
     report["matmul_4096_bfloat16_gflops"] = matmul_gflops(dtype="bfloat16")
     report["app_gflops_fraction_of_float32_matmul"] = (
         report["throughput"]["app_gflops"] / report["matmul_4096_float32_gflops"])
     report["app_gflops_fraction_of_bfloat16_matmul"] = (
         report["throughput"]["app_gflops"] / report["matmul_4096_bfloat16_gflops"])
+    alone = report["costliest_layer_alone"]
+    alone["fraction_of_bfloat16_matmul"] = alone["gflops"] / report["matmul_4096_bfloat16_gflops"]
+    alone["share_of_step_flops"] = (alone["training_flops_per_step"]
+                                    / (report["throughput"]["training_flops_per_sample"] * args.batch_size))
+    alone["app_step_ms"] = 1e3 * args.batch_size / report["throughput"]["app_pipeline_samples_per_s"]
+    alone["share_of_app_step_time"] = alone["ms_per_step"] / alone["app_step_ms"]
 
     print("\n| measurement | value |\n|---|---|")
     for app in report.get("apps", []):
@@ -193,11 +325,20 @@ def main(argv=None):
           f"{t['ratio_median']:.2f}x ({t['ratio_min']:.2f}-{t['ratio_max']:.2f}) |")
     print(f"| app training compute ({t['training_flops_per_sample'] / 1e6:.1f} MFLOP/sample) "
           f"| {t['app_gflops']:.1f} GFLOP/s |")
-    print(f"| 4096x4096 matmul float32 / bfloat16 | {report['matmul_4096_float32_gflops']:.1f} / "
+    print(f"| 4096x4096 matmul float32 / bfloat16, same run, median of 5 | {report['matmul_4096_float32_gflops']:.1f} / "
           f"{report['matmul_4096_bfloat16_gflops']:.1f} GFLOP/s |")
     print(f"| app GFLOP/s as a fraction of the float32 / bfloat16 matmul | "
           f"{report['app_gflops_fraction_of_float32_matmul']:.1%} / "
           f"{report['app_gflops_fraction_of_bfloat16_matmul']:.1%} |")
+    profile = report["profile"]
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in profile["op_share"].items() if share >= 0.005)
+    print(f"| app step under the profiler: share of the op time by layer, forward + backward | {shares} |")
+    print(f"| {alone['layer']}'s training kernels alone (forward + bias + ReLU, input and weight gradients; "
+          f"{alone['dtype']}, batch {args.batch_size}) | {alone['ms_per_step']:.1f} ms, {alone['gflops']:.0f} "
+          f"GFLOP/s: {alone['fraction_of_bfloat16_matmul']:.0%} of the bfloat16 matmul, for "
+          f"{alone['share_of_step_flops']:.1%} of the step's FLOPs |")
+    print(f"| app step time (median of (b)), and {alone['layer']}'s kernels at their own speed as a share "
+          f"of it | {alone['app_step_ms']:.1f} ms, {alone['share_of_app_step_time']:.0%} |")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nWrote {RESULTS.relative_to(ROOT)}")
