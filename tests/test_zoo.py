@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
 import zoo
-from conftest import ROOT, random_inputs
+from conftest import random_inputs
 
 # Big ImageNet-size defaults are exercised at small sizes here; the exact
 # 224x224 parameter counts are checked separately below.
@@ -145,15 +145,6 @@ def test_channel_independent_patch_transformer():
     wider = zoo.build("patch_transformer_forecaster", lookback=32, features=21, horizon=8, patch_length=8,
                       channel_independent=True)
     assert wider.count_params() == model.count_params()
-
-
-def test_readme_builder_table_is_generated_from_the_registry():
-    from zoo.__main__ import END, START, table
-
-    readme = (ROOT / "README.md").read_text()
-    assert START in readme and END in readme
-    in_readme = readme.split(START, 1)[1].split(END, 1)[0].strip()
-    assert in_readme == table(), "README's builder table is stale: run `make zoo-table`"
 
 
 @pytest.mark.parametrize("name, kwargs, expected", [

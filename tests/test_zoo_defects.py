@@ -1,6 +1,5 @@
 """Defects a review found in the zoo, each pinned by a test that failed before its fix."""
 
-import inspect
 import pathlib
 import re
 import subprocess
@@ -107,7 +106,11 @@ def test_public_builders_are_plain_functions_with_args_docs():
         assert "Args:" in builder.__doc__
 
 
-def test_python_m_zoo_is_quiet_and_does_not_import_applications():
+def test_python_m_zoo_is_quiet_does_not_import_applications_and_prints_the_readme_table():
+    """``python -m zoo`` builds every model to count its parameters: one run checks its quiet start,
+    its imports, and that the README's builder table is what it prints today."""
+    from zoo.__main__ import END, START
+
     script = ("import runpy, sys; sys.argv = ['zoo']; runpy.run_module('zoo', run_name='__main__'); "
               "assert not any(m == 'applications' or m.startswith('applications.') for m in sys.modules)")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
@@ -116,6 +119,10 @@ def test_python_m_zoo_is_quiet_and_does_not_import_applications():
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "", result.stderr
     assert "| `resnet18` |" in result.stdout
+    readme = (ROOT / "README.md").read_text()
+    assert START in readme and END in readme
+    in_readme = readme.split(START, 1)[1].split(END, 1)[0].strip()
+    assert in_readme == result.stdout.strip(), "README's builder table is stale: run `make zoo-table`"
 
 
 def test_importing_packages_has_no_side_effects():
