@@ -3,6 +3,7 @@ saved_model_cli, output shapes and ranges; and that it fails when the export bre
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -28,39 +29,49 @@ def check(export, *extra):
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-# The checker itself is the same for every export: digits in the quick tier, the other four with `make test-slow`.
-@pytest.mark.parametrize("app", [a if a == "digits" else pytest.param(a, marks=pytest.mark.slow) for a in APPS])
-def test_every_application_export_passes_the_serving_check(app, tmp_path, capsys):
+def train_and_export(app, out, capsys=None):
+    """Train ``app`` for one epoch with --export; return the folder holding its exports."""
     import importlib
 
-    module, args, exports = APPS[app]
+    module, args, _ = APPS[app]
+    code, _, err = run_in_process(importlib.import_module(module).main, *args, *COMMON, "--output", out / "runs",
+                                  "--export-dir", out / "exports", capsys=capsys)
+    assert code == 0, err
+    return out / "exports"
+
+
+@pytest.fixture(scope="module")
+def digits_exports(tmp_path_factory):
+    """One digits export shared by the passing and the failing check."""
+    return train_and_export("digits", tmp_path_factory.mktemp("serving"))
+
+
+# The checker itself is the same for every export: digits in the quick tier, the other four with `make test-slow`.
+@pytest.mark.parametrize("app", [a if a == "digits" else pytest.param(a, marks=pytest.mark.slow) for a in APPS])
+def test_every_application_export_passes_the_serving_check(app, tmp_path, capsys, request):
     if app == "sentiment" and not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent")
-    code, _, err = run_in_process(importlib.import_module(module).main, *args, *COMMON, "--output", tmp_path / "runs",
-                                  "--export-dir", tmp_path / "exports", capsys=capsys)
-    assert code == 0, err
-    for name in exports:
-        result = check(tmp_path / "exports" / name / "1")
+    exports = request.getfixturevalue("digits_exports") if app == "digits" else train_and_export(app, tmp_path, capsys)
+    for name in APPS[app][2]:
+        result = check(exports / name / "1")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
         assert "FAIL" not in result.stdout and "saved_model_cli gives the signature's answer" in result.stdout
         assert f"/v1/models/{name}:predict" in result.stdout and "curl -d '{\"instances\": " in result.stdout
 
 
-def test_the_check_fails_when_the_export_breaks_its_metadata(tmp_path, capsys):
-    from applications.digits import main
+def test_the_check_fails_when_the_export_breaks_its_metadata(digits_exports, tmp_path, capsys):
+    from applications.serving import main
 
-    code, _, err = run_in_process(main, *APPS["digits"][1], *COMMON, "--output", tmp_path / "runs", "--export-dir",
-                                  tmp_path / "exports", capsys=capsys)
-    assert code == 0, err
-    export = tmp_path / "exports" / "digits" / "1"
+    export = tmp_path / "1"
+    shutil.copytree(digits_exports / "digits" / "1", export)
     metadata = json.loads((export / "metadata.json").read_text())
     metadata["inputs"]["images"]["dtype"] = "float32"     # a client would send the wrong type
     metadata["outputs"]["probabilities"] = [-1, 11]       # and expect an eleventh class
     (export / "metadata.json").write_text(json.dumps(metadata))
-    result = check(export, "--no-cli")
-    assert result.returncode == 1
-    assert "FAIL input images: dtype uint8 (metadata float32)" in result.stdout
-    assert "FAIL instances: output probabilities shape [2, 10] (metadata [-1, 11])" in result.stdout
+    code, out, _ = run_in_process(main, "check", export, "--no-cli", capsys=capsys)
+    assert code == 1
+    assert "FAIL input images: dtype uint8 (metadata float32)" in out
+    assert "FAIL instances: output probabilities shape [2, 10] (metadata [-1, 11])" in out
 
 
 def test_the_check_refuses_a_folder_that_is_not_an_export(tmp_path, capsys):
