@@ -115,9 +115,9 @@ def test_killed_run_resumes_exactly(tmp_path):
     give identical history rows, bit-identical final weights, and the rerun uses one run folder."""
     def command(out):
         return [sys.executable, "-m", "applications.digits", "--source", "embedded", "--model", "convnet",
-                "--epochs", "6", "--augment", "0.05", "--deterministic", "--verbose", "0", "--output", str(out)]
+                "--epochs", "4", "--augment", "0.05", "--deterministic", "--verbose", "0", "--output", str(out)]
 
-    kill_and_resume(command, "digits", tmp_path, epochs=6)
+    kill_and_resume(command, "digits", tmp_path, epochs=4)
 
 
 def test_changed_data_starts_afresh_and_says_so(tmp_path, capsys):
