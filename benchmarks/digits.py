@@ -271,7 +271,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=9, help="interleaved timed pairs for (b), after a warm-up")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--skip-apps", action="store_true", help="only (b) and (c)")
+    parser.add_argument("--skip-apps", action="store_true", help="skip (a): only (b), (c) and (d)")
     args = parser.parse_args(argv)
     if not MNIST.is_dir():
         sys.exit(f"benchmark needs the real MNIST test set in {MNIST}")
@@ -295,8 +295,8 @@ def main(argv=None):
     from benchmarks.flops import flops_of
 
     convnet = zoo.build("convnet", input_shape=x_train.shape[1:], classes=10)
-    costliest = max(convnet.layers, key=flops_of)
-    compute_dtype = "bfloat16" if report["throughput"]["app_precision"] == "mixed_bfloat16" else "float32"
+    costliest = max((layer for layer in convnet.layers if isinstance(layer, keras.layers.Conv2D)), key=flops_of)
+    compute_dtype = keras.DTypePolicy(report["throughput"]["app_precision"]).compute_dtype
     report["costliest_layer_alone"] = conv_kernels_alone(costliest, args.batch_size, compute_dtype)
     report["matmul_4096_float32_gflops"] = matmul_gflops(dtype="float32")
     report["matmul_4096_bfloat16_gflops"] = matmul_gflops(dtype="bfloat16")

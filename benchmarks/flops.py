@@ -29,8 +29,8 @@ def layer_flops(model: keras.Model) -> dict:
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             flops.update(layer_flops(layer))
-        elif flops_of(layer):
-            flops[layer.name] = flops_of(layer)
+        elif count := flops_of(layer):
+            flops[layer.name] = count
     return flops
 
 

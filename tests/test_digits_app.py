@@ -122,7 +122,6 @@ def test_killed_run_resumes_exactly(tmp_path):
 
 def test_changed_data_starts_afresh_and_says_so(tmp_path, capsys):
     from applications.digits import main
-    from conftest import run_in_process
 
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, size=(60, 8, 8)).astype("uint8"), np.arange(60) % 3
