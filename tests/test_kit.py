@@ -196,3 +196,77 @@ def test_train_fits_generative_models_and_resumes_them_after_sigkill(name, logge
     # determinism asked here, so allow float round-off).
     np.testing.assert_allclose(a.drop(columns="epoch").to_numpy(), b.drop(columns="epoch").to_numpy(),
                                rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------- the backup itself
+
+def test_a_kill_at_any_point_of_a_backup_leaves_one_that_restores_exactly(tmp_path, monkeypatch):
+    """Kill epoch 3's backup at each of its renames in turn: epoch 2's or 3's is left, and restores exactly."""
+    from applications.kit.callbacks import ExactBackup
+
+    x = np.random.default_rng(0).random((64, 4)).astype("float32")
+    y = x.sum(axis=1)
+
+    def model_and_backup(backup_dir):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                                  keras.layers.Dropout(0.2), keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        model.optimizer.build(model.trainable_variables)
+        backup = ExactBackup(backup_dir, [])
+        backup.set_model(model)
+        return model, backup
+
+    class Killed(Exception):
+        pass
+
+    for kill_at in range(3):
+        backup_dir = tmp_path / f"killed_at_rename_{kill_at}"
+        model, backup = model_and_backup(backup_dir)
+        values = {}
+        for epoch in (1, 2, 3):
+            model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+            values[epoch] = [keras.ops.convert_to_numpy(v) for v in backup._variables()]
+            if epoch < 3:
+                backup.on_epoch_end(epoch - 1)
+        renames = 0
+
+        def rename(source, target, real=os.rename):
+            nonlocal renames
+            if renames == kill_at:
+                raise Killed
+            renames += 1
+            real(source, target)
+
+        monkeypatch.setattr(os, "rename", rename)
+        monkeypatch.setattr(os, "replace", rename)
+        try:
+            backup.on_epoch_end(2)  # epoch 3's backup
+        except Killed:
+            pass
+        monkeypatch.undo()
+
+        epoch = ExactBackup.epoch_in(backup_dir)
+        assert epoch in (2, 3), f"killed at rename {kill_at}: no backup left"
+        assert epoch == 2 or kill_at > 0
+        fresh, restorer = model_and_backup(backup_dir)
+        restorer.on_train_begin()
+        assert fresh._initial_epoch == epoch
+        for restored, saved in zip(restorer._variables(), values[epoch], strict=True):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored), saved)
+
+
+def test_a_backup_that_does_not_fit_the_model_is_a_one_line_error(tmp_path):
+    from applications.kit.callbacks import ExactBackup
+    from applications.kit.cli import UsageError
+
+    state = tmp_path / "state"
+    state.mkdir()
+    np.savez(state / "arrays.npz", rng_0=np.zeros(2))  # the layout an older version wrote
+    (state / "state.json").write_text(json.dumps({"epoch": 2, "callbacks": {}}))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    backup = ExactBackup(tmp_path, [])
+    backup.set_model(model)
+    with pytest.raises(UsageError, match="holds 0 variables, this model has .*delete that folder"):
+        backup.on_train_begin()

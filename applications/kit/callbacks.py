@@ -48,9 +48,20 @@ class ExactBackup(keras.callbacks.Callback):
     rerun continues exactly as if it had not stopped. The current learning
     rate is an optimiser variable and comes back with it.
 
-    A backup is written to a staging folder and renamed into place, so a kill
-    during the write leaves the previous backup intact. ``on_train_end``
-    deletes the backup: the run is complete.
+    The backup holds the values of every variable the run depends on: the
+    model's (weights, statistics such as batch normalisation's, the random
+    generators' state) and each optimiser's (``model.optimizer`` and any other
+    the model holds, such as a GAN's two), in one NumPy archive, in the order
+    the variables have in a model built and compiled by the same command.
+    (``model.save_weights`` keeps the same values, but it walks the model's
+    objects and writes an HDF5 group per layer, which costs several times as
+    much at every epoch's end.)
+
+    The backup of epoch N is ``state/arrays-N.npz`` plus ``state/state.json``,
+    which names it. The archive is written first; then ``state.json`` is
+    replaced in one atomic rename; only then are older archives deleted. So a
+    kill at any moment leaves a ``state.json`` naming a complete archive.
+    ``on_train_end`` deletes the backup: the run is complete.
     """
 
     # Attributes of each callback type that carry state from one epoch to the next.
@@ -74,8 +85,11 @@ class ExactBackup(keras.callbacks.Callback):
                 if isinstance(callback, kind):
                     yield index, callback, attributes
 
-    def _random_states(self):
-        return [v for v in self.model.variables if "seed_generator_state" in v.path]
+    def _variables(self):
+        """The model's variables, then each of its optimisers' (each optimiser once, in attribute order)."""
+        optimizers = [self.model.optimizer, *vars(self.model).values()]
+        unique = {id(o): o for o in optimizers if isinstance(o, keras.optimizers.Optimizer)}
+        return list(self.model.variables) + [v for o in unique.values() for v in o.variables]
 
     @staticmethod
     def epoch_in(backup_dir) -> int:
@@ -93,10 +107,16 @@ class ExactBackup(keras.callbacks.Callback):
         state = json.loads((self.state_dir / "state.json").read_text())
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(self.state_dir / "model.weights.h5")
-        with np.load(self.state_dir / "arrays.npz") as arrays:
-            for i, variable in enumerate(self._random_states()):
-                variable.assign(arrays[f"rng_{i}"])
+        variables = self._variables()
+        with np.load(self.state_dir / state.get("arrays", "arrays.npz")) as arrays:
+            saved = sum(1 for key in arrays.files if key.startswith("variable_"))
+            if saved != len(variables):  # e.g. a backup written by an older version of this package
+                from applications.kit.cli import UsageError
+
+                raise UsageError(f"the backup in {self.backup_dir} holds {saved} variables, this model has "
+                                 f"{len(variables)}: delete that folder to start afresh")
+            for i, variable in enumerate(variables):
+                variable.assign(arrays[f"variable_{i}"])
             for index, callback, attributes in self._stateful():
                 for name in attributes:
                     setattr(callback, name, state["callbacks"][str(index)][name])
@@ -106,25 +126,21 @@ class ExactBackup(keras.callbacks.Callback):
         self.model._initial_epoch = state["epoch"]
 
     def on_epoch_end(self, epoch, logs=None):
-        staging = self.backup_dir / "state.staging"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        self.model.save_weights(staging / "model.weights.h5")
-        arrays = {f"rng_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(self._random_states())}
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        arrays = {f"variable_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(self._variables())}
         callbacks = {}
         for index, callback, attributes in self._stateful():
             callbacks[str(index)] = {name: _plain(getattr(callback, name, None)) for name in attributes}
             for j, weight in enumerate(getattr(callback, "best_weights", None) or []):
                 arrays[f"best_{index}_{j}"] = weight
-        np.savez(staging / "arrays.npz", **arrays)
-        (staging / "state.json").write_text(json.dumps({"epoch": epoch + 1, "callbacks": callbacks}))
-        # Swap in the new state: the old one is renamed away first, so one complete state always exists.
-        previous = self.backup_dir / "state.previous"
-        shutil.rmtree(previous, ignore_errors=True)
-        if self.state_dir.exists():
-            os.rename(self.state_dir, previous)
-        os.rename(staging, self.state_dir)
-        shutil.rmtree(previous, ignore_errors=True)
+        name = f"arrays-{epoch + 1}.npz"
+        np.savez(self.state_dir / name, **arrays)
+        staging = self.state_dir / "state.json.staging"
+        staging.write_text(json.dumps({"epoch": epoch + 1, "arrays": name, "callbacks": callbacks}))
+        os.replace(staging, self.state_dir / "state.json")  # atomic: the old state or the new, never neither
+        for older in self.state_dir.glob("arrays-*.npz"):
+            if older.name != name:
+                older.unlink()
 
     def on_train_end(self, logs=None):
         shutil.rmtree(self.backup_dir, ignore_errors=True)
