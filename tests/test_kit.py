@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import zoo
-from applications.kit import data, reporting
-from applications.kit.optimisation import (OPTIMIZERS, SCHEDULES, OptimisationError, OptimiserSettings,
+from applications.kit import data
+from applications.kit.optimisation import (SCHEDULES, OptimisationError, OptimiserSettings,
                                            learning_rate_schedule)
 from applications.kit.run import Prepared, Serving, Task, build_model, main_for
 from conftest import ROOT, run_in_process
