@@ -69,6 +69,7 @@ def bits(text: str) -> int:
 
 class Compression(Task):
     name = "compression"
+    prog = "kerazoo-compress train"
     description = "Train an autoencoder image codec; encode, decode and evaluate against PCA and JPEG."
     defaults = {"epochs": 60, "batch_size": 64, "learning_rate": 1e-3}
     models = ["conv_autoencoder", "dense_autoencoder", "linear_autoencoder"]

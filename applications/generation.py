@@ -69,6 +69,7 @@ class GenerationData(Prepared):
 
 class Generation(Task):
     name = "generation"
+    prog = "kerazoo-generate train"
     description = "Train a GAN (or a VAE) to generate images; sample it; measure a classifier FID and coverage."
     defaults = {"epochs": 30, "batch_size": 64, "learning_rate": 2e-4, "schedule": "constant"}
     models = ["dcgan", "wgan_gp", "vae"]

@@ -161,7 +161,7 @@ def bad_folders(tmp_path):
     (["--data", "{tmp}/mixed"], ["mixed sizes", "--resize"]),
     (["--data", "{tmp}/empty"], ["empty folder"]),
     (["--data", "{tmp}/text"], ["README.txt is not a PNG or JPEG"]),
-    (["--latent-dim", "0"], ["--latent-dim", "must be 1 or more"]),
+    (["--latent-dim", "0"], ["kerazoo-compress train: error: argument --latent-dim", "must be 1 or more"]),
     (["--bits", "0"], ["--bits", "must be 1 or more"]),
     (["--bits", "17"], ["--bits", "16 or fewer"]),
     (["--denoise", "-0.1"], ["--denoise"]),

@@ -36,7 +36,7 @@ def bad_inputs(tmp_path):
     (["--data", "{tmp}/corrupt.npz"], ["cannot read", "np.savez"]),
     (["--data", "{tmp}/nan.npz"], ["NaN", "clean or drop"]),
     (["--data", "{tmp}/one_class.npz"], ["at least two classes"]),
-    (["--model", "resnett"], ["Unknown model name 'resnett'"]),
+    (["--model", "convnett"], ["--model convnett is not offered by digits", "did you mean convnet?"]),
     (["--model", "mlp_regressor"], ["not offered by digits"]),
     (["--epochs", "-3"], ["--epochs", "must be 1 or more"]),
     (["--seed", "-1"], ["--seed", "must be 0 or more"]),

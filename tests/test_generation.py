@@ -119,7 +119,7 @@ def test_the_vae_trains_and_samples(conditional_run, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, fragments", [
-    (["--latent-dim", "0"], ["--latent-dim", "must be 1 or more"]),
+    (["--latent-dim", "0"], ["kerazoo-generate train: error: argument --latent-dim", "must be 1 or more"]),
     (["--model", "vae", "--conditional"], ["--conditional applies to the GANs"]),
     (["--resize", "10"], ["divisible", "--resize"]),
     (["--model", "vgg"], ["not offered by generation"]),

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from applications.kit import cli, reporting, training
-from applications.kit.run import Prepared, Task, export, fit, optimiser_settings
+from applications.kit.run import Prepared, Task, export, fit, offered_model, optimiser_settings
 
 TUNERS = ("random", "hyperband", "bayesian", "grid")
 
@@ -138,10 +138,8 @@ class KitHyperModel(kt.HyperModel):
         args = copy.copy(self.base_args)
         for key, value in self.space(hp, self.base_args).items():
             setattr(args, key, value)
-        args.model = self.task.aliases.get(args.model, args.model)
-        if self.task.models and args.model not in self.task.models:
-            raise cli.UsageError(f"--model {args.model} is not offered by {self.task.name}; use one of: "
-                                 f"{', '.join(self.task.models)}")
+        if self.task.models:
+            args.model = offered_model(self.task, args.model)
         self.task.check_arguments(args)
         return args
 

@@ -36,7 +36,8 @@ def table() -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description="Table of the zoo's builders, from the registry.")
+    parser = argparse.ArgumentParser(prog="python -m zoo",
+                                     description="Table of the zoo's builders, from the registry.")
     parser.add_argument("--readme", type=pathlib.Path, help="rewrite the table in this file")
     args = parser.parse_args()
     text = table()

@@ -24,6 +24,7 @@ A minimal application (tests/test_kit.py builds one on scikit-learn's wine data)
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import pathlib
@@ -78,6 +79,7 @@ class Task:
     """One application. Override what is the application's own; the rest has defaults."""
 
     name = "app"
+    prog = ""                        # the command in usage lines and errors; default: kerazoo-<name>
     description = ""
     defaults = {"epochs": 20, "batch_size": 32, "learning_rate": 1e-3}
     models: list[str] = []           # what --model offers
@@ -145,7 +147,7 @@ class ClassificationTask(Task):
 # ----------------------------------------------------------------- the run
 
 def parse_args(task: Task, argv=None):
-    parser = cli.ArgumentParser(prog=f"kerazoo-{task.name}", description=task.description)
+    parser = cli.ArgumentParser(prog=task.prog or f"kerazoo-{task.name}", description=task.description)
     if task.models:
         cli.add_model_options(parser, default=task.default_model, choices=[*task.aliases, *task.models])
     task.add_arguments(parser)
@@ -155,19 +157,23 @@ def parse_args(task: Task, argv=None):
                                  "standard deviation of each test metric (no export)")
     cli.add_common_options(parser, task.name, **task.defaults)
     args = parser.parse_args(argv)
-    if task.models:
-        args.model = task.aliases.get(args.model, args.model)
     if getattr(args, "cv", None) and args.export:
         raise cli.UsageError("--cv trains one model per fold and exports none; drop --export (or --cv)")
-    if task.models and args.model not in task.models:
-        try:
-            zoo.entry(args.model)
-        except ValueError as err:
-            raise cli.UsageError(f"--model: {err}") from None
-        raise cli.UsageError(f"--model {args.model} is not offered by {task.name}; use one of: "
-                             f"{', '.join(task.models)}")
+    if task.models:
+        args.model = offered_model(task, args.model)
     task.check_arguments(args)
     return args
+
+
+def offered_model(task: Task, name: str) -> str:
+    """The registry name of ``--model name`` (an alias resolved); one line listing the offer if ``task`` lacks it."""
+    name = task.aliases.get(name, name)
+    if name in task.models:
+        return name
+    offer = [*task.aliases, *task.models]
+    close = difflib.get_close_matches(name, offer, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise cli.UsageError(f"--model {name} is not offered by {task.name}; {hint}use one of: {', '.join(offer)}")
 
 
 def optimiser_settings(args) -> OptimiserSettings:
