@@ -36,6 +36,7 @@ from applications.kit import cli, data, images
 from applications.kit.augmentation import image_augmentation
 from applications.kit.run import ClassificationTask, Prepared, Serving, build_model, main_for
 
+
 def image_classifiers() -> list[str]:
     """Registered models that take an image (or a vector it can flatten) and ``classes``."""
     return [name for name in zoo.names()

@@ -27,6 +27,7 @@ def image_augmentation(rotation=0.05, translation=0.1, zoom=0.1, seed=None, name
     for arg, value in (("rotation", rotation), ("translation", translation), ("zoom", zoom)):
         if not 0 <= value < 1:
             raise ValueError(f"{arg}={value!r} is invalid: expected a fraction in [0, 1)")
+
     def layer_seed(offset):
         return None if seed is None else seed + offset
 
