@@ -150,7 +150,8 @@ def check_export(path, *, use_cli=True, host="localhost:8501") -> Report:
         check_with_saved_model_cli(path, tensors, specs, answers.get("instances"), report)
     name = metadata.get("model", path.parent.name)
     body = json.dumps(both_formats(tensors)["instances"])
-    print(f"\nTF Serving (docker run -p 8501:8501 -v \"$PWD/{path.parent}:/models/{name}\" -e MODEL_NAME={name} "
+    models = path.parent if path.is_absolute() else f"$PWD/{path.parent}"  # docker -v takes absolute paths
+    print(f"\nTF Serving (docker run -p 8501:8501 -v \"{models}:/models/{name}\" -e MODEL_NAME={name} "
           f"tensorflow/serving):\ncurl -d '{body}' -X POST http://{host}/v1/models/{name}:predict")
     return report
 

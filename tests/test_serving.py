@@ -57,6 +57,7 @@ def test_every_application_export_passes_the_serving_check(app, tmp_path, capsys
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
         assert "FAIL" not in result.stdout and "saved_model_cli gives the signature's answer" in result.stdout
         assert f"/v1/models/{name}:predict" in result.stdout and "curl -d '{\"instances\": " in result.stdout
+        assert f'docker run -p 8501:8501 -v "{exports / name}:/models/{name}"' in result.stdout  # absolute as given
 
 
 def test_the_check_fails_when_the_export_breaks_its_metadata(digits_exports, tmp_path, capsys):
