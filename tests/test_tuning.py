@@ -72,6 +72,7 @@ def test_space_file_narrows_and_a_nan_trial_is_recorded_as_failed(tmp_path, caps
     (["--fix", "model=lstm"], ["--model lstm is not offered by digits"]),
     (["--role", "worker"], ["--oracle-address"]),
     (["--max-trials", "0"], ["--max-trials", "must be 1 or more"]),
+    (["--trials", "2"], ["kerazoo-tune digits: error: unrecognized arguments: --trials 2"]),
 ])
 def test_bad_sweep_options_are_one_line_errors(args, fragments, tmp_path, capsys):
     from tuning.__main__ import main

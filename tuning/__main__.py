@@ -44,7 +44,8 @@ def parse(argv):
     from tuning.sweep import TUNERS
 
     parser = cli.ArgumentParser(prog="kerazoo-tune", description="A KerasTuner sweep over an application.",
-                                epilog="Any option of the application follows (its data options, --seed ...).")
+                                epilog="Any option of the application follows (its data options, --seed ...: "
+                                       "kerazoo-<app> --help lists them).")
     parser.add_argument("app", choices=sorted(SPACES))
     parser.add_argument("--tuner", choices=TUNERS, default="random")
     parser.add_argument("--max-trials", type=cli.positive_int, default=10)
@@ -121,7 +122,7 @@ def main(argv=None) -> int:
     from applications.kit import run, training
     from tuning import sweep
 
-    app_args = run.parse_args(task, rest)
+    app_args = run.parse_args(task, rest, prog=f"kerazoo-tune {args.app}")
     training.seed_everything(app_args.seed, app_args.deterministic)
     training.configure_precision(app_args.precision)
     prepared = task.load(app_args)

@@ -146,8 +146,9 @@ class ClassificationTask(Task):
 
 # ----------------------------------------------------------------- the run
 
-def parse_args(task: Task, argv=None):
-    parser = cli.ArgumentParser(prog=task.prog or f"kerazoo-{task.name}", description=task.description)
+def parse_args(task: Task, argv=None, prog=None):
+    """The task's options and the common ones from ``argv``; ``prog`` names the command in errors."""
+    parser = cli.ArgumentParser(prog=prog or task.prog or f"kerazoo-{task.name}", description=task.description)
     if task.models:
         cli.add_model_options(parser, default=task.default_model, choices=[*task.aliases, *task.models])
     task.add_arguments(parser)
