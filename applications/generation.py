@@ -57,6 +57,7 @@ from zoo.gan import DEFAULT_ADAM
 from zoo.vae import VAE
 
 COVERAGE_BAND = (0.5, 1.5)  # each class's share of the samples, as a multiple of uniform
+CLASSIFIER_FLOOR = 0.9       # below this test accuracy, the quality figures are warned about
 GRID = 8                    # samples per side of the per-epoch grid
 
 
@@ -330,6 +331,9 @@ def quality_classifier(args, prepared, run_dir) -> QualityClassifier | None:
         (folder / "training_images.npz").unlink()
     accuracy = json.loads((trained[-1].parent / "metrics.json").read_text())["test_accuracy"]
     print(f"Quality classifier: {trained[-1].parent} (test accuracy {accuracy:.4f} on its own held-out part)")
+    if accuracy < CLASSIFIER_FLOOR:
+        print(f"Warning: the quality classifier's test accuracy {accuracy:.2f} is below {CLASSIFIER_FLOOR}: "
+              "the FID and coverage it gives say little about the images; raise --classifier-epochs")
     classifier = QualityClassifier(keras.saving.load_model(trained[-1], safe_mode=True), prepared.info["labels"])
     _CLASSIFIERS[fingerprint] = classifier
     return classifier
