@@ -70,3 +70,26 @@ def test_saves_and_reloads(tmp_path):
     model.save(tmp_path / "p.keras")
     again = keras.saving.load_model(tmp_path / "p.keras", safe_mode=True)
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("x, y, message", [
+    (np.ones((4, 3)), np.array([0, 1, 0, 1]), r"x has shape \(4, 3\); expected \[samples, 2\]"),
+    (np.zeros((0, 2)), np.zeros(0), "x is empty"),
+    (np.array([["a", "b"], ["c", "d"]]), np.array([0, 1]), "x has dtype <U1; expected numbers"),
+    (np.array([[0, 1], [np.nan, 0], [1, 1]]), np.array([0, 1, 0]), "NaN or infinite values in 1 samples"),
+    (XOR_X, np.array([0, 1, 1]), r"y has shape \(3,\); expected one label per sample: \[4\]"),
+    (XOR_X, np.array([1, 2, 2, 1]), r"y has the values \[1, 2\]; expected labels in \{0, 1\} or \{-1, \+1\}"),
+    (XOR_X, np.zeros(4), "every label is 0.0; the perceptron needs samples of both classes"),
+])
+def test_bad_arrays_are_a_clear_error(x, y, message):
+    model = zoo.build("perceptron", input_shape=(2,))
+    with pytest.raises(ValueError, match=message):
+        model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_a_dataset_is_taken_as_it_is():
+    import tensorflow as tf
+
+    model = zoo.build("perceptron", input_shape=(2,))
+    model.fit(tf.data.Dataset.from_tensor_slices((XOR_X, XOR_Y)).batch(4), epochs=1, verbose=0)
+    assert model.last_epoch_mistakes > 0

@@ -65,7 +65,7 @@ def test_perceptron_fit_with_zero_epochs():
     model.compile()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no ConvergenceWarning: nothing was trained
-        history = model.fit(np.ones((4, 2), "float32"), np.ones(4), epochs=0, verbose=0)
+        history = model.fit(np.ones((4, 2), "float32"), np.array([0, 1, 0, 1]), epochs=0, verbose=0)
     assert history.epoch == [] and model.converged is False
 
 

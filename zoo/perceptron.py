@@ -11,7 +11,9 @@ and no optimiser are involved, so ``compile()`` needs no arguments.
 Training stops at the end of the first epoch without a mistake: the
 perceptron convergence theorem guarantees that epoch comes when the data are
 linearly separable. When the epoch budget runs out first, ``fit`` warns and
-``model.converged`` is False.
+``model.converged`` is False. Arrays given to ``fit`` are checked first: a
+wrong shape, NaN, labels other than {0, 1} or {-1, +1}, or a single class is
+a ``ValueError`` that names it.
 
     model = zoo.build("perceptron", input_shape=(64,))
     model.compile()
@@ -24,6 +26,7 @@ from __future__ import annotations
 import warnings
 
 import keras
+import numpy as np
 from keras import ops
 
 from zoo import _checks
@@ -95,11 +98,13 @@ class Perceptron(keras.Model):
     def compile_from_config(self, config):
         self.compile()
 
-    def fit(self, *args, callbacks=None, **kwargs):
+    def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
+        if y is not None:  # arrays; a dataset carries its own labels and is taken as it is
+            x, y = self.check_data(x, y)
         if not self.compiled:
             self.compile()
         callbacks = list(callbacks or []) + [_StopWhenNoMistakes()]
-        history = super().fit(*args, callbacks=callbacks, **kwargs)
+        history = super().fit(x, y, *args, callbacks=callbacks, **kwargs)
         if not self.converged and history.epoch:  # epochs=0 trains nothing and has nothing to say
             warnings.warn(
                 f"The perceptron did not converge in {len(history.epoch)} epochs: "
@@ -109,6 +114,32 @@ class Perceptron(keras.Model):
                 stacklevel=2,
             )
         return history
+
+    def check_data(self, x, y):
+        """``x`` ``[samples, input_dim]`` finite numbers and ``y`` of both classes, {0, 1} or {-1, +1}.
+
+        Returns them as NumPy arrays; raises ``ValueError`` naming the problem
+        (the rule would otherwise train silently on NaN or on labels 1 and 2).
+        """
+        x, y = np.asarray(x), np.asarray(y)
+        if x.ndim != 2 or x.shape[1] != self.input_dim:
+            raise ValueError(f"x has shape {x.shape}; expected [samples, {self.input_dim}]")
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+            raise ValueError(f"x has dtype {x.dtype}; expected numbers")
+        if len(x) == 0:
+            raise ValueError("x is empty; the perceptron needs samples of both classes")
+        if y.shape[0] != len(x) or y.size != len(x):
+            raise ValueError(f"y has shape {y.shape}; expected one label per sample: [{len(x)}]")
+        bad = ~np.isfinite(x).all(axis=1)
+        if bad.any():
+            raise ValueError(f"x has NaN or infinite values in {bad.sum()} samples (the first: "
+                             f"{np.flatnonzero(bad)[0]}); clean or drop them first")
+        labels = set(np.unique(y).tolist())
+        if not (labels <= {0, 1} or labels <= {-1, 1}):
+            raise ValueError(f"y has the values {sorted(labels)[:5]}; expected labels in {{0, 1}} or {{-1, +1}}")
+        if len(labels) < 2:
+            raise ValueError(f"every label is {labels.pop()}; the perceptron needs samples of both classes")
+        return x, y.reshape(-1)
 
     def _signed_batch(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
