@@ -191,7 +191,7 @@ def load_text_table(path, *, text_column=None, label_column=None, sep=None):
                         "nothing to learn from")
     dropped = len(frame) - int(keep.sum())
     if dropped:
-        print(f"{path}: dropped {dropped} rows with an empty text or no label")
+        print(f"{path}: dropped {dropped} of {len(frame)} rows (an empty text or no label)")
     values = labels[keep]
     values = values.to_numpy(dtype=object) if values.dtype == object or str(values.dtype) == "str" else values.to_numpy()
     return texts[keep], values, f"{path} ({int(keep.sum())} texts, columns {text_column!r} / {label_column!r})"
@@ -389,10 +389,9 @@ def check_labels(y: np.ndarray, *, min_per_class: int = 3) -> None:
         raise DataError(f"all labels are {classes[0]}: a classifier needs at least two classes; "
                         "check the label column or file")
     if counts.min() < min_per_class:
-        raise DataError(
-            f"class {classes[counts.argmin()]} has only {counts.min()} examples; a stratified "
-            f"train/validation/test split needs at least {min_per_class} per class"
-        )
+        fewest = counts.min()
+        raise DataError(f"class {classes[counts.argmin()]} has only {fewest} example{'' if fewest == 1 else 's'}; "
+                        f"a stratified train/validation/test split needs at least {min_per_class} per class")
 
 
 def encode_labels(y: np.ndarray) -> tuple[np.ndarray, list[str]]:
