@@ -58,7 +58,7 @@ def test_npz_missing_key_and_corrupt(tmp_path):
     (np.zeros((30, 2)), np.zeros(30, int), "at least two classes"),
     (np.zeros((30, 2)), np.arange(31) % 2, "pair"),
     (np.zeros((30, 2)), (np.arange(30) % 2) + 0.5, "non-integer"),
-    (np.zeros((30, 2)), np.r_[np.zeros(29, int), 1], "only 1 examples"),
+    (np.zeros((30, 2)), np.r_[np.zeros(29, int), 1], "only 1 example;"),
 ])
 def test_classification_checks(x, y, message):
     with pytest.raises(data.DataError, match=message):
