@@ -270,3 +270,22 @@ def test_a_backup_that_does_not_fit_the_model_is_a_one_line_error(tmp_path):
     backup.set_model(model)
     with pytest.raises(UsageError, match="holds 0 variables, this model has .*delete that folder"):
         backup.on_train_begin()
+
+
+def test_train_leaves_the_callers_warning_filters_as_they_were(tmp_path):
+    import warnings
+
+    from applications.kit import data, training
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    rng = np.random.default_rng(0)
+    pipeline = data.TrainingPipeline(rng.normal(size=(40, 4)).astype("float32"), rng.normal(size=40), batch_size=8,
+                                     seed=0)
+    before = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        training.train(model, pipeline, epochs=2, run_dir=tmp_path, backup_dir=tmp_path / "backup", loss="mse",
+                       verbose=0, log=lambda *_: None)
+        assert warnings.filters[0][0] == "always"  # the caller's own filter is still the first
+    assert list(warnings.filters) == before
+    assert not [w for w in caught if "ran out of data" in str(w.message)]  # Keras' length probe stays quiet

@@ -131,13 +131,14 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
     start = time.perf_counter()
     # shuffle=False: the pipeline fixes the order (a function of seed and epoch). Keras learns
     # the length of a pipeline of unknown length by running out of it, and warns that it did.
-    warnings.filterwarnings("ignore", message="Your input ran out of data")
-    if is_multiworker(tf.distribute.get_strategy()):  # Keras' fit cannot run there: the kit's loop
-        fit_distributed(model, train_data, validation_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                        callbacks=callbacks, verbose=verbose)
-    else:
-        model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
-                  shuffle=False, verbose=verbose)
+    with warnings.catch_warnings():  # (only here: the caller's warning filters stay as they were)
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        if is_multiworker(tf.distribute.get_strategy()):  # Keras' fit cannot run there: the kit's loop
+            fit_distributed(model, train_data, validation_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                            callbacks=callbacks, verbose=verbose)
+        else:
+            model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
+                      shuffle=False, verbose=verbose)
     seconds = time.perf_counter() - start
     history = pd.read_csv(pathlib.Path(run_dir) / "history.csv")
     return TrainResult(history=history, resumed_from_epoch=resumed_from, seconds=seconds, monitor=monitor,
