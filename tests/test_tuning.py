@@ -44,6 +44,8 @@ def test_random_sweep_writes_csv_png_json_and_exports_the_best(tmp_path, capsys)
     metadata = json.loads((tmp_path / "exports" / "digits" / "1" / "metadata.json").read_text())
     assert metadata["training_arguments"]["model"] == "mlp"
     assert "Best configuration exported" in out
+    # Trials are named by their folders (KerasTuner's own lines count from 1).
+    assert "Training trial_1 on worker" in out and f"Best: trial_{best['trial_id']}, val_accuracy" in out
 
 
 @pytest.mark.slow  # four trial processes; the sweep itself is in the quick tier (the random sweep)
@@ -140,7 +142,8 @@ def test_chief_and_two_workers_run_every_trial_once_and_survive_a_killed_worker(
     def trials_of(log_name):
         path = tmp_path / f"{log_name}.log"
         text = path.read_text() if path.exists() else ""
-        return [line.split()[1] for line in text.splitlines() if line.startswith("Trial ") and " on worker " in line]
+        return [line.split()[1].removeprefix("trial_") for line in text.splitlines()
+                if line.startswith("Training trial_") and " on worker " in line]
 
     try:
         # Kill w1 once a trial of its has a backup (mid-trial); w2 carries on meanwhile.

@@ -161,7 +161,7 @@ def main(argv=None) -> int:
           "best_hyperparameters.json")
     if not done.empty:
         best = json.loads((project / "best_hyperparameters.json").read_text())
-        print(f"Best: trial {best['trial_id']}, {objective} {best['objective'][objective]:.4f}: "
+        print(f"Best: trial_{best['trial_id']}, {objective} {best['objective'][objective]:.4f}: "
               f"{best['hyperparameters']}")
     if args.export_best:
         for path in sweep.export_best(tuner, hypermodel, project):

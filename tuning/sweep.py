@@ -194,7 +194,8 @@ class KitTunerMixin:
     def run_trial(self, trial, *fit_args, epochs=None, tensorboard=False, **fit_kwargs):
         hp = trial.hyperparameters
         trial_dir = pathlib.Path(self.get_trial_dir(trial.trial_id))
-        print(f"Trial {trial.trial_id} on worker {self.tuner_id}", flush=True)
+        # Named by its folder: KerasTuner's own lines count trials from 1 ("Trial 2 Complete" is trial_1).
+        print(f"Training {trial_dir.name} on worker {self.tuner_id} ({trial_dir})", flush=True)
         if "tuner/epochs" in hp.values:  # Hyperband: this round's budget, warm-started from an earlier trial
             epochs = (hp.values["tuner/epochs"] - hp.values.get("tuner/initial_epoch", 0)) * self.epochs_per_unit
         earlier = hp.values.get("tuner/trial_id")
@@ -392,7 +393,7 @@ def export_best(tuner, hypermodel: KitHyperModel, directory) -> list[pathlib.Pat
     model = hypermodel.build_model(hp)
     run_dir = pathlib.Path(directory) / "best"
     run_dir.mkdir(parents=True, exist_ok=True)
-    print(f"Retraining trial {trial.trial_id} on train + validation for {args.epochs} epochs in {run_dir}")
+    print(f"Retraining trial_{trial.trial_id} on train + validation for {args.epochs} epochs in {run_dir}")
     model, _, metrics = fit(hypermodel.task, args, pooled, optimiser_settings(args), run_dir, run_dir / "backup",
                             model=model)
     reporting.write_json(run_dir / "metrics.json", {**{k: v for k, v in metrics.items()
