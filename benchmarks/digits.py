@@ -12,8 +12,9 @@
     on the same ``convnet``, the same 7.2k MNIST training images, same batch size; timed
     in interleaved pairs (A, B, A, B, ...) after a warm-up, reported as the
     median ratio with its min and max.
-(c) Achieved GFLOP/s of (b)'s app training against a 4096x4096 float32
-    matmul (and, for reference, a bfloat16 one) measured here and now.
+(c) Achieved GFLOP/s of (b)'s app training against 4096x4096 float32 and
+    bfloat16 matmuls measured here and now: 5 rounds right after (b) and 5
+    after (d), the best round being the machine's peak (load only slows one).
 (d) Where the app's training step spends its time: op time by layer under
     TensorFlow's profiler, and the training kernels of the costliest layer
     (by FLOPs) timed on their own, against the same matmul and against the
@@ -250,8 +251,8 @@ def conv_kernels_alone(layer: keras.layers.Conv2D, batch_size: int, dtype: str, 
             "training_flops_per_step": flops}
 
 
-def matmul_gflops(n=4096, dtype="float32", rounds=5, repeats=4) -> float:
-    """GFLOP/s of an n x n matmul: the median of ``rounds`` timings of ``repeats`` products."""
+def matmul_gflops(n=4096, dtype="float32", rounds=5, repeats=4) -> list[float]:
+    """GFLOP/s of an n x n matmul, one figure per round of ``repeats`` products."""
     import tensorflow as tf
 
     a = tf.cast(tf.random.normal((n, n)), dtype)
@@ -264,7 +265,7 @@ def matmul_gflops(n=4096, dtype="float32", rounds=5, repeats=4) -> float:
             result = tf.linalg.matmul(a, b)
         result.numpy()
         rates.append(2 * n**3 * repeats / (time.perf_counter() - start) / 1e9)
-    return float(np.median(rates))
+    return rates
 
 
 def main(argv=None):
@@ -290,6 +291,7 @@ def main(argv=None):
     (x_train, y_train), _, _ = data.stratified_split(
         x[..., None], y.astype("int32"), test_fraction=0.2, validation_fraction=0.1, seed=42)
     report["throughput"] = measure_throughput(x_train, y_train, args.pairs, args.batch_size)
+    matmul = {dtype: matmul_gflops(dtype=dtype) for dtype in ("float32", "bfloat16")}  # (c), first sitting
     report["profile"] = profile_layers(x_train, y_train, args.batch_size)
     import zoo
     from benchmarks.flops import flops_of
@@ -298,8 +300,13 @@ def main(argv=None):
     costliest = max((layer for layer in convnet.layers if isinstance(layer, keras.layers.Conv2D)), key=flops_of)
     compute_dtype = keras.DTypePolicy(report["throughput"]["app_precision"]).compute_dtype
     report["costliest_layer_alone"] = conv_kernels_alone(costliest, args.batch_size, compute_dtype)
-    report["matmul_4096_float32_gflops"] = matmul_gflops(dtype="float32")
-    report["matmul_4096_bfloat16_gflops"] = matmul_gflops(dtype="bfloat16")
+    for dtype in matmul:  # second sitting
+        matmul[dtype] += matmul_gflops(dtype=dtype)
+    # The reference is the machine's peak: other load on a shared machine only slows a round, and a
+    # median taken in one slow spell once put the bfloat16 matmul at 438 GFLOP/s, below conv_2 alone.
+    report["matmul_4096_gflops_rounds"] = {dtype: [round(r, 1) for r in rates] for dtype, rates in matmul.items()}
+    report["matmul_4096_float32_gflops"] = max(matmul["float32"])
+    report["matmul_4096_bfloat16_gflops"] = max(matmul["bfloat16"])
     report["app_gflops_fraction_of_float32_matmul"] = (
         report["throughput"]["app_gflops"] / report["matmul_4096_float32_gflops"])
     report["app_gflops_fraction_of_bfloat16_matmul"] = (
@@ -325,7 +332,9 @@ def main(argv=None):
           f"{t['ratio_median']:.2f}x ({t['ratio_min']:.2f}-{t['ratio_max']:.2f}) |")
     print(f"| app training compute ({t['training_flops_per_sample'] / 1e6:.1f} MFLOP/sample) "
           f"| {t['app_gflops']:.1f} GFLOP/s |")
-    print(f"| 4096x4096 matmul float32 / bfloat16, same run, median of 5 | {report['matmul_4096_float32_gflops']:.1f} / "
+    rounds = len(report["matmul_4096_gflops_rounds"]["float32"])
+    print(f"| 4096x4096 matmul float32 / bfloat16, same run, best of {rounds} rounds in two sittings | "
+          f"{report['matmul_4096_float32_gflops']:.1f} / "
           f"{report['matmul_4096_bfloat16_gflops']:.1f} GFLOP/s |")
     print(f"| app GFLOP/s as a fraction of the float32 / bfloat16 matmul | "
           f"{report['app_gflops_fraction_of_float32_matmul']:.1%} / "
