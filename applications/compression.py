@@ -51,7 +51,7 @@ import keras
 import numpy as np
 
 from applications.kit import cli, data, images, reporting
-from applications.kit.run import Prepared, Serving, Task, build_model, run
+from applications.kit.run import Prepared, Serving, Task, build_model, open_run, run
 
 MAGIC, FORMAT_VERSION = b"KZC", 1
 JPEG_QUALITIES = (1, 5, 10, 20, 30, 50, 75, 90)
@@ -450,13 +450,8 @@ def decoder_signature(decoder, latent_dim):
 # --------------------------------------------------------- encode, decode, evaluate
 
 def load_run(path) -> tuple[keras.Model, dict]:
-    """A training run's model (safe mode) and its metrics.json."""
-    path = pathlib.Path(path)
-    if not (path / "model.keras").exists() or not (path / "metrics.json").exists():
-        raise cli.UsageError(f"--from {path}: not a compression run folder (no model.keras and metrics.json); "
-                             "give the folder that kerazoo-compress train printed")
-    metrics = json.loads((path / "metrics.json").read_text())
-    return keras.saving.load_model(path / "model.keras", safe_mode=True), metrics
+    """A compression run's model (safe mode) and its metrics.json; anything else is a one-line error."""
+    return open_run(path, Compression.name, "kerazoo-compress train")
 
 
 def read_images(path, image_shape) -> np.ndarray:

@@ -52,7 +52,7 @@ import keras
 import numpy as np
 
 from applications.kit import cli, data, images, reporting
-from applications.kit.run import Prepared, Serving, Task, build_model, run
+from applications.kit.run import Prepared, Serving, Task, build_model, open_run, run
 from zoo.gan import DEFAULT_ADAM
 from zoo.vae import VAE
 
@@ -410,12 +410,8 @@ def generator_signature(generator):
 # ------------------------------------------------------------ sample, evaluate
 
 def load_run(path) -> tuple[keras.Model, dict]:
-    """A generation run's model (safe mode) and its metrics.json."""
-    path = pathlib.Path(path)
-    if not (path / "model.keras").exists() or not (path / "metrics.json").exists():
-        raise cli.UsageError(f"--from {path}: not a generation run folder (no model.keras and metrics.json); "
-                             "give the folder that kerazoo-generate train printed")
-    return keras.saving.load_model(path / "model.keras", safe_mode=True), json.loads((path / "metrics.json").read_text())
+    """A generation run's model (safe mode) and its metrics.json; anything else is a one-line error."""
+    return open_run(path, Generation.name, "kerazoo-generate train")
 
 
 def sample_main(argv) -> int:

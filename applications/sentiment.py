@@ -36,7 +36,7 @@ import numpy as np
 
 import zoo
 from applications.kit import cli, data, reporting
-from applications.kit.run import ClassificationTask, Prepared, Serving, build_model, run
+from applications.kit.run import ClassificationTask, Prepared, Serving, build_model, open_run, run
 
 # The punctuation Keras' default standardisation strips, after HTML tags (IMDB has <br /> in it).
 PUNCTUATION = r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']'
@@ -192,18 +192,20 @@ def serving_signature(model, labels):
 # ------------------------------------------------------------------ predict
 
 def load_scorer(path):
-    """A function texts -> (probabilities, labels) from a run folder (model.keras) or an export."""
+    """A function texts -> (probabilities, labels) from a sentiment run folder (model.keras) or export."""
     path = pathlib.Path(path)
-    if (path / "saved_model.pb").exists():
+    if (path / "saved_model.pb").exists() and (path / "metadata.json").exists():
         import tensorflow as tf
 
+        metadata = json.loads((path / "metadata.json").read_text())
+        if metadata.get("model") != Sentiment.name:
+            raise cli.UsageError(f"--from {path}: a {metadata.get('model')} export, not a sentiment one; give "
+                                 "a folder that kerazoo-sentiment --export wrote")
         serve = tf.saved_model.load(str(path)).signatures["serving_default"]
-        labels = json.loads((path / "metadata.json").read_text())["labels"]
-        return lambda texts: serve(texts=tf.constant(texts))["probabilities"].numpy(), labels
-    if (path / "model.keras").exists() and (path / "metrics.json").exists():
-        model = keras.saving.load_model(path / "model.keras", safe_mode=True)
-        labels = json.loads((path / "metrics.json").read_text())["labels"]
-        return lambda texts: reporting.predict(model, np.asarray(texts, dtype=object)), labels
+        return lambda texts: serve(texts=tf.constant(texts))["probabilities"].numpy(), metadata["labels"]
+    if (path / "model.keras").exists():
+        model, metrics = open_run(path, Sentiment.name, "kerazoo-sentiment")
+        return lambda texts: reporting.predict(model, np.asarray(texts, dtype=object)), metrics["labels"]
     raise cli.UsageError(f"--from {path}: neither a run folder (model.keras, metrics.json) nor an export "
                          "(saved_model.pb, metadata.json)")
 

@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 
 from applications.kit import data
+from applications.kit.cli import UsageError
 from applications.kit.optimisation import (SCHEDULES, OptimisationError, OptimiserSettings,
                                            learning_rate_schedule)
-from applications.kit.run import Prepared, Serving, Task, build_model, main_for
+from applications.kit.run import Prepared, Serving, Task, build_model, main_for, open_run
 from conftest import ROOT, run_in_process
 
 
@@ -74,6 +75,9 @@ def test_a_new_application_runs_end_to_end_through_the_skeleton(tmp_path, capsys
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["test_accuracy"] >= 0.9  # 45 held-out wines; a linear model gets ~0.97
     assert metrics["data_source"] == "scikit-learn wine" and metrics["labels"] == ["0", "1", "2"]
+    assert metrics["application"] == "wine"  # so another application's --from refuses this folder
+    with pytest.raises(UsageError, match="a wine run, not a digits one; give the folder that kerazoo-digits printed"):
+        open_run(run_dir, "digits", "kerazoo-digits")
     for png in ("learning_curves.png", "learning_rate.png"):
         assert (run_dir / png).read_bytes()[:4] == b"\x89PNG"
     assert len(pd.read_csv(run_dir / "history.csv")) == metrics["epochs_run"]
@@ -258,7 +262,6 @@ def test_a_kill_at_any_point_of_a_backup_leaves_one_that_restores_exactly(tmp_pa
 
 def test_a_backup_that_does_not_fit_the_model_is_a_one_line_error(tmp_path):
     from applications.kit.callbacks import ExactBackup
-    from applications.kit.cli import UsageError
 
     state = tmp_path / "state"
     state.mkdir()

@@ -306,6 +306,7 @@ def run(task: Task, argv=None) -> int:
 
     settings = training_arguments(args)
     metrics.update({
+        "application": task.name,  # open_run() refuses another application's run folder
         "data_source": prepared.source,
         **prepared.info,
         "model": getattr(args, "model", model.name),
@@ -410,7 +411,7 @@ def cross_validate(task: Task, args, prepared: Prepared, optimiser: OptimiserSet
     summary = {f"{name}_{stat}": float(getattr(table[name], stat)()) for name in table.columns
                for stat in ("mean", "std")}  # std: pandas' sample standard deviation (ddof=1)
     reporting.write_json(run_dir / "metrics.json", {
-        "folds": folds, **summary, "data_source": prepared.source, **prepared.info,
+        "application": task.name, "folds": folds, **summary, "data_source": prepared.source, **prepared.info,
         "model": getattr(args, "model", None),
         "arguments": training_arguments(args)})
     print(f"Cross-validation, {folds} stratified folds: " + ", ".join(
@@ -418,6 +419,24 @@ def cross_validate(task: Task, args, prepared: Prepared, optimiser: OptimiserSet
         for name in table.columns if name.startswith("test_")))
     print(f"Wrote {run_dir}")
     return table
+
+
+def open_run(path, app: str, command: str) -> tuple[keras.Model, dict]:
+    """A finished run of application ``app``: its ``model.keras`` (safe mode) and ``metrics.json``.
+
+    A folder that is not a run, or a run of another application, is a one-line
+    error that says which folder to give: the one ``command`` printed.
+    """
+    path = pathlib.Path(path)
+    if not (path / "model.keras").exists() or not (path / "metrics.json").exists():
+        raise cli.UsageError(f"--from {path}: not a {app} run folder (no model.keras and metrics.json); "
+                             f"give the folder that {command} printed")
+    metrics = json.loads((path / "metrics.json").read_text())
+    trained_by = metrics.get("application", app)  # (runs written before it was recorded are taken as they are)
+    if trained_by != app:
+        raise cli.UsageError(f"--from {path}: a {trained_by} run, not a {app} one; give the folder that "
+                             f"{command} printed")
+    return keras.saving.load_model(path / "model.keras", safe_mode=True), metrics
 
 
 def main_for(task: Task):
