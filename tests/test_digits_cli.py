@@ -55,6 +55,13 @@ def test_bad_input_is_one_line_and_exit_2(bad_inputs, args, fragments, capsys):
     assert_one_line_error(code, err, *fragments)
 
 
+def test_a_bad_builder_argument_gets_no_image_size_hint(tmp_path, capsys):
+    code, _, err = run_in_process(main, *FAST, "--model", "mlp", "--model-arg", "width=0", "--output", tmp_path,
+                                  capsys=capsys)
+    assert_one_line_error(code, err, "--model mlp: width=", "is invalid")
+    assert "--resize" not in err  # "expected an integer >= 1" is not an image size
+
+
 def test_labels_1_to_10_map_to_ten_classes(tmp_path, capsys):
     from sklearn.datasets import load_digits
 

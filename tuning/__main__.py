@@ -10,7 +10,8 @@
 
 Every option the application has (its data options, ``--seed``, ``--precision``
 ...) is accepted after the sweep's own; ``--epochs`` is replaced by
-``--max-epochs``. Rerunning the same command continues an interrupted sweep.
+``--max-epochs``. Rerunning the same command continues an interrupted sweep;
+other settings in the same ``--directory`` are refused (``sweep.json`` records them).
 """
 
 from __future__ import annotations
@@ -107,6 +108,29 @@ def distribution_environment(args) -> dict:
     return {"KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host, "KERASTUNER_ORACLE_PORT": port}
 
 
+def check_same_sweep(project: pathlib.Path, settings: dict, *, writer: bool) -> None:
+    """One folder, one sweep: a rerun resumes it only with the same settings (``--max-trials`` may grow).
+
+    KerasTuner reloads whatever sweep the folder holds, so a changed objective,
+    tuner, space or application option would mix trials of two sweeps and
+    report a best that belongs to neither. ``writer``: record the settings
+    (the chief, or a sweep on one machine; workers only check).
+    """
+    settings = json.loads(json.dumps(settings, default=str))  # as the record holds them: lists, strings
+    record = project / "sweep.json"
+    if record.exists():
+        previous = json.loads(record.read_text())
+        changed = [k for k in sorted(previous.keys() | settings.keys()) if previous.get(k) != settings.get(k)]
+        if changed:
+            key = changed[0]
+            raise cli.UsageError(f"{project} holds a sweep with other settings ({key} {previous.get(key)!r} there, "
+                                 f"{settings.get(key)!r} now); rerun its command to resume it, or give another "
+                                 "--directory")
+    elif writer:
+        project.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(settings, indent=2))
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args, rest = parse(argv)
@@ -139,6 +163,10 @@ def main(argv=None) -> int:
     hypermodel.fresh_session(hp)
     hypermodel.build_model(hp)
     directory = pathlib.Path(args.directory)
+    check_same_sweep(directory / task.name, {
+        "--tuner": args.tuner, "--max-epochs": args.max_epochs, "--objective": objective, "--fix": dict(args.fix),
+        "--space": overrides, **{f"--{k.replace('_', '-')}": v for k, v in run.training_arguments(app_args).items()}},
+        writer=args.role != "worker")
     with sweep.environment(**distribution_environment(args)):
         tuner = sweep.make_tuner(args.tuner, hypermodel, objective=objective, max_trials=args.max_trials,
                                  max_epochs=args.max_epochs, directory=directory, project_name=task.name,
