@@ -46,6 +46,28 @@ def test_random_sweep_writes_csv_png_json_and_exports_the_best(tmp_path, capsys)
     assert "Best configuration exported" in out
     # Trials are named by their folders (KerasTuner's own lines count from 1).
     assert "Training trial_1 on worker" in out and f"Best: trial_{best['trial_id']}, val_accuracy" in out
+    # The folder holds this sweep: another objective there is refused, not mixed with its trials.
+    code, _, err = run_in_process(main, "digits", *TINY, "--tuner", "random", "--max-trials", "2",
+                                  "--max-epochs", "3", "--directory", tmp_path / "sweeps", "--objective", "val_loss",
+                                  capsys=capsys)
+    assert_one_line_error(code, err, "holds a sweep with other settings (--objective 'val_accuracy' there, "
+                                     "'val_loss' now)", "give another --directory")
+
+
+@pytest.mark.slow  # two trial processes
+def test_a_trial_whose_values_cannot_run_is_recorded_with_its_message(tmp_path, capsys):
+    """The default trial is checked up front; a later one from the --space range fails alone, saying why
+    (it was "ended without a result (killed, or out of memory)")."""
+    from tuning.__main__ import main
+
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"batch_size": {"choice": [32, 0]}}))
+    code, _, err = run_in_process(main, "digits", *TINY, "--tuner", "grid", "--max-trials", "2", "--max-epochs", "1",
+                                  "--space", space, "--directory", tmp_path, capsys=capsys)
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "digits" / "results.csv").set_index("batch_size")
+    assert table.loc[32, "status"] == "COMPLETED" and table.loc[0, "status"] == "FAILED"
+    assert "batch_size=0 is invalid: expected an integer >= 1" in table.loc[0, "message"]
 
 
 @pytest.mark.slow  # four trial processes; the sweep itself is in the quick tier (the random sweep)
@@ -75,9 +97,17 @@ def test_space_file_narrows_and_a_nan_trial_is_recorded_as_failed(tmp_path, caps
     (["--role", "worker"], ["--oracle-address"]),
     (["--max-trials", "0"], ["--max-trials", "must be 1 or more"]),
     (["--trials", "2"], ["kerazoo-tune digits: error: unrecognized arguments: --trials 2"]),
+    # Values no trial could run with: one error before the first trial, not a failed trial each.
+    (["--fix", "batch_size=abc"], ["batch_size='abc' is invalid: expected an integer >= 1"]),
+    (["--fix", "learning_rate=-1"], ["--learning-rate must be a positive number"]),
+    (["--fix", "optimizer=bogus"], ["--optimizer 'bogus' is unknown"]),
+    (["--space", "{tmp}/reversed.json"], ["--space: learning_rate: {'float': [0.1, 0.01]} is not a valid range",
+                                          "greater than the max_value"]),
 ])
 def test_bad_sweep_options_are_one_line_errors(args, fragments, tmp_path, capsys):
     from tuning.__main__ import main
+
+    (tmp_path / "reversed.json").write_text('{"learning_rate": {"float": [0.1, 0.01]}}')
 
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     code, _, err = run_in_process(main, "digits", "--source", "embedded", "--directory", tmp_path, *args,

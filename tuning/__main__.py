@@ -162,6 +162,9 @@ def main(argv=None) -> int:
     hp = kt.HyperParameters()
     hypermodel.fresh_session(hp)
     hypermodel.build_model(hp)
+    default_trial = hypermodel.arguments(hp)
+    default_trial.epochs = args.max_epochs
+    run.optimiser_settings(default_trial)  # an impossible optimiser, rate or schedule too
     directory = pathlib.Path(args.directory)
     check_same_sweep(directory / task.name, {
         "--tuner": args.tuner, "--max-epochs": args.max_epochs, "--objective": objective, "--fix": dict(args.fix),
@@ -184,9 +187,10 @@ def main(argv=None) -> int:
     project = directory / task.name
     table = sweep.results_table(tuner, project)
     done = table[table["status"] == "COMPLETED"]
+    rate = sweep.trials_per_hour(table)
     print(f"{len(table)} trials ({len(done)} completed, {len(table) - len(done)} failed); "
-          f"{sweep.trials_per_hour(table):.0f} trials per hour; results in {project}/results.csv, objective.png, "
-          "best_hyperparameters.json")
+          f"{f'{rate:.0f} trials per hour' if rate else 'none timed'}; results in {project}/results.csv, "
+          "objective.png, best_hyperparameters.json")
     if not done.empty:
         best = json.loads((project / "best_hyperparameters.json").read_text())
         print(f"Best: trial_{best['trial_id']}, {objective} {best['objective'][objective]:.4f}: "

@@ -28,7 +28,6 @@ import contextlib
 import copy
 import gc
 import json
-import math
 import os
 import pathlib
 import subprocess
@@ -78,15 +77,18 @@ class Overrides:
             return getattr(self.hp, kind)(name, *args, **kwargs)
         if not isinstance(spec, dict) or len(set(spec) - {"log", "step"}) != 1:
             raise cli.UsageError(f"--space: {name}: expected one of choice / float / int / fixed, got {spec!r}")
-        if "choice" in spec:
-            return self.hp.Choice(name, list(spec["choice"]))
-        if "float" in spec:
-            return self.hp.Float(name, *map(float, spec["float"]), step=spec.get("step"),
-                                 sampling="log" if spec.get("log") else "linear")
-        if "int" in spec:
-            return self.hp.Int(name, *map(int, spec["int"]), step=spec.get("step", 1))
-        if "fixed" in spec:
-            return self.hp.Fixed(name, spec["fixed"])
+        try:
+            if "choice" in spec:
+                return self.hp.Choice(name, list(spec["choice"]))
+            if "float" in spec:
+                return self.hp.Float(name, *map(float, spec["float"]), step=spec.get("step"),
+                                     sampling="log" if spec.get("log") else "linear")
+            if "int" in spec:
+                return self.hp.Int(name, *map(int, spec["int"]), step=spec.get("step", 1))
+            if "fixed" in spec:
+                return self.hp.Fixed(name, spec["fixed"])
+        except (TypeError, ValueError) as err:  # KerasTuner's checks (min above max ...) or not two numbers
+            raise cli.UsageError(f"--space: {name}: {spec!r} is not a valid range ({err})") from None
         raise cli.UsageError(f"--space: {name}: unknown kind {next(iter(spec))!r}; use choice, float, int or fixed")
 
     def Choice(self, name, *args, **kwargs):  # noqa: N802 (KerasTuner's names)
@@ -140,6 +142,8 @@ class KitHyperModel(kt.HyperModel):
             setattr(args, key, value)
         if self.task.models:
             args.model = offered_model(self.task, args.model)
+        if isinstance(args.batch_size, bool) or not isinstance(args.batch_size, int) or args.batch_size < 1:
+            raise cli.UsageError(f"batch_size={args.batch_size!r} is invalid: expected an integer >= 1")
         self.task.check_arguments(args)
         return args
 
@@ -402,9 +406,10 @@ def export_best(tuner, hypermodel: KitHyperModel, directory) -> list[pathlib.Pat
     return export(hypermodel.task, model, pooled, args, metrics, keras.config.dtype_policy().name)
 
 
-def trials_per_hour(table: pd.DataFrame) -> float:
-    seconds = table["seconds"].dropna().sum()
-    return math.inf if not seconds else 3600 * len(table["seconds"].dropna()) / seconds
+def trials_per_hour(table: pd.DataFrame) -> float | None:
+    """Timed trials per hour of their own time; None when no trial was timed (every one failed)."""
+    seconds = table["seconds"].dropna()
+    return 3600 * len(seconds) / seconds.sum() if seconds.sum() else None
 
 
 @contextlib.contextmanager

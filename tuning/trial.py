@@ -48,7 +48,7 @@ def main(request_file) -> int:
     strategy = devices.strategy(request["cpu_devices"])  # before TensorFlow runs anything (logical devices)
     import keras_tuner as kt
 
-    from applications.kit import reporting, run, training
+    from applications.kit import cli, reporting, run, training
     from tuning import sweep
     from tuning.spaces import SPACES
 
@@ -62,9 +62,9 @@ def main(request_file) -> int:
                                      overrides=request["space"])
     hp = kt.HyperParameters.from_config(request["hyperparameters"])
     started = time.perf_counter()
-    hypermodel.fresh_session(hp)
     result = {"status": "failed"}
     try:
+        hypermodel.fresh_session(hp)
         with strategy.scope():
             model = hypermodel.build_model(hp)
             if request.get("warm_start"):
@@ -76,6 +76,8 @@ def main(request_file) -> int:
             "seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": sweep.peak_rss_mb()})
         result = {"status": "completed", "metrics": outcome["metrics"]}
     except kt.errors.FailedTrialError as err:
+        result["message"] = str(err)
+    except cli.USER_ERRORS as err:  # this trial's values cannot run (e.g. a --space range reaching a negative rate)
         result["message"] = str(err)
     except kt.errors.FatalError as err:
         result.update(status="fatal", message=str(err))

@@ -15,6 +15,9 @@ class UsageError(Exception):
     """A problem with what the user asked for; printed as one line, exit code 2."""
 
 
+USER_ERRORS = (UsageError, DataError, OptimisationError)  # the user's mistakes: one line, never a traceback
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, but an error is one line naming the problem and the fix."""
 
@@ -138,7 +141,7 @@ def run(main, argv=None, prog=None) -> int:
         return main(argv) or 0
     except SystemExit as done:  # argparse: --help, or a usage error it already printed in one line
         return done.code if isinstance(done.code, int) else 0
-    except (UsageError, DataError, OptimisationError) as err:
+    except USER_ERRORS as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
