@@ -43,7 +43,6 @@ if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras load
     quiet_tensorflow()
 
 import argparse
-import json
 import pathlib
 import sys
 from dataclasses import dataclass
@@ -329,12 +328,13 @@ def quality_classifier(args, prepared, run_dir) -> QualityClassifier | None:
             raise cli.UsageError(f"the quality classifier could not be trained (digits exit code {code})")
         trained = sorted(folder.glob("digits/*/model.keras"))
         (folder / "training_images.npz").unlink()
-    accuracy = json.loads((trained[-1].parent / "metrics.json").read_text())["test_accuracy"]
+    model, metrics = open_run(trained[-1].parent, "digits", "the digits application")
+    accuracy = metrics["test_accuracy"]
     print(f"Quality classifier: {trained[-1].parent} (test accuracy {accuracy:.4f} on its own held-out part)")
     if accuracy < CLASSIFIER_FLOOR:
         print(f"Warning: the quality classifier's test accuracy {accuracy:.2f} is below {CLASSIFIER_FLOOR}: "
               "the FID and coverage it gives say little about the images; raise --classifier-epochs")
-    classifier = QualityClassifier(keras.saving.load_model(trained[-1], safe_mode=True), prepared.info["labels"])
+    classifier = QualityClassifier(model, prepared.info["labels"])
     _CLASSIFIERS[fingerprint] = classifier
     return classifier
 

@@ -278,7 +278,7 @@ def test_a_backup_that_does_not_fit_the_model_is_a_one_line_error(tmp_path):
 def test_train_leaves_the_callers_warning_filters_as_they_were(tmp_path):
     import warnings
 
-    from applications.kit import data, training
+    from applications.kit import training
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     rng = np.random.default_rng(0)

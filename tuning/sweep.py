@@ -409,7 +409,8 @@ def export_best(tuner, hypermodel: KitHyperModel, directory) -> list[pathlib.Pat
 def trials_per_hour(table: pd.DataFrame) -> float | None:
     """Timed trials per hour of their own time; None when no trial was timed (every one failed)."""
     seconds = table["seconds"].dropna()
-    return 3600 * len(seconds) / seconds.sum() if seconds.sum() else None
+    total = seconds.sum()
+    return 3600 * len(seconds) / total if total else None
 
 
 @contextlib.contextmanager
