@@ -206,6 +206,8 @@ SERIES = "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(200))
     ("a,kind\n" + "".join(f"{i},x{i % 2}\n" for i in range(200)), ["--targets", "kind"],
      "target column 'kind' is not numeric"),
     ("a,kind\n" + "".join(f"{i},x{i % 2}\n" for i in range(200)), [], "list it in --categorical"),
+    ("a,b,kind\n" + "".join(f"{i},{i % 3},x{i % 2}\n" for i in range(200)),
+     ["--features", "b", "--categorical", "kind"], "--categorical 'kind' is not among --features"),
     ("a,b\n" + "".join(f"{'' if 50 <= i < 60 else i},{i % 3}\n" for i in range(200)), ["--max-gap", "5"],
      "10 missing values in a row from row 50, more than --max-gap 5"),
     (SERIES, ["--horizon", "300"], "too few for one window"),

@@ -292,3 +292,29 @@ def test_train_leaves_the_callers_warning_filters_as_they_were(tmp_path):
         assert warnings.filters[0][0] == "always"  # the caller's own filter is still the first
     assert list(warnings.filters) == before
     assert not [w for w in caught if "ran out of data" in str(w.message)]  # Keras' length probe stays quiet
+
+
+@pytest.mark.parametrize("flags, gpus, warned", [
+    ("avx512f avx512_bf16", [], True),  # this machine: float16 is emulated
+    ("avx512f avx512_fp16 amx_fp16", [], False),
+    ("avx512f", ["GPU:0"], False),
+])
+def test_mixed_float16_on_a_cpu_without_float16_warns(flags, gpus, warned, monkeypatch):
+    import warnings
+
+    import tensorflow as tf
+
+    from applications.kit import training
+
+    monkeypatch.setattr(training, "cpu_flags", lambda: set(flags.split()))
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus if kind == "GPU" else [])
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert training.configure_precision("mixed_float16") == "mixed_float16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    messages = [str(w.message) for w in caught if "float16" in str(w.message)]
+    assert bool(messages) == warned, messages
+    if warned:
+        assert "--precision auto" in messages[0] and "mixed_bfloat16" in messages[0]

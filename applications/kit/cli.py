@@ -108,7 +108,7 @@ def add_common_options(parser: argparse.ArgumentParser, app: str, *, epochs: int
     group.add_argument("--seed", type=non_negative_int, default=42, help="(default: 42)")
     group.add_argument("--precision", choices=PRECISIONS, default="auto",
                        help="dtype policy; auto: mixed_float16 on GPU, mixed_bfloat16 on CPUs with native "
-                            "bfloat16, else float32")
+                            "bfloat16, else float32 (mixed_float16 on a CPU without float16 warns: emulated, slow)")
     group.add_argument("--deterministic", action="store_true",
                        help="TensorFlow op determinism: the same command gives bit-identical weights")
     group.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",

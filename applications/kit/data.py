@@ -259,6 +259,10 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
     if not targets:
         raise DataError(f"{source} has no numeric column to forecast; pass --targets")
     inputs = targets + [c for c in features if c not in targets]
+    for column in categorical:
+        if column not in inputs:
+            raise DataError(f"--categorical {column!r} is not among --features; add it to --features, "
+                            "or leave it out of --categorical")
     for column in inputs:
         if column not in categorical and not pd.api.types.is_numeric_dtype(frame[column]):
             raise DataError(f"column {column!r} is not numeric (values such as {example(column)!r}); list it in "
