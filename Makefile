@@ -25,7 +25,8 @@ run: $(VENV)/.installed
 # The quick tier: three pytest-xdist workers, every TensorFlow process they run or start on one
 # intra-op and one inter-op thread. On 2 cores that keeps both cores busy while a worker waits on a
 # subprocess, without three thread pools contending for them (measured, same tests: 354 s against
-# 420 s for two workers of two threads each). worksteal: an idle worker takes tests queued for another,
+# 420 s for two workers of two threads each; four workers of one thread: 394 and 379 s against 309 and
+# 372 s, interleaved, another day). worksteal: an idle worker takes tests queued for another,
 # so the long end-to-end runs do not leave one waiting at the end.
 ONE_THREAD := TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 test: $(VENV)/.installed-test
