@@ -61,22 +61,18 @@ def text_classifiers() -> list[str]:
 
 # ------------------------------------------------------------------------ data
 
-def load_imdb():
-    """The 50k IMDB reviews from tensorflow-datasets or keras.datasets, or None when unreachable."""
-    arrays = data.load_tfds("imdb_reviews")
-    if arrays is not None:
-        texts = np.array([t.decode("utf-8") for t in arrays[0]], dtype=object)
-        return data.Dataset(texts, arrays[1], "IMDB reviews via tensorflow-datasets", ["negative", "positive"])
-    try:  # offline without a cached copy this fails in milliseconds
+def load_imdb() -> data.Dataset:
+    """The 50k IMDB reviews from tensorflow-datasets or keras.datasets; ``DataUnavailable`` saying why otherwise."""
+    def from_keras():  # token ids back to words
         (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data()
-        word_index = keras.datasets.imdb.get_word_index()
-    except Exception:
-        return None
-    words = {index + 3: word for word, index in word_index.items()}  # 0 pad, 1 start, 2 unknown
-    texts = np.array([" ".join(words.get(i, "") for i in ids[1:])
-                      for ids in (*x_train, *x_test)], dtype=object)
-    return data.Dataset(texts, np.concatenate([y_train, y_test]), "IMDB reviews via keras.datasets",
-                        ["negative", "positive"])
+        index = keras.datasets.imdb.get_word_index()
+        words = {i + 3: word for word, i in index.items()}  # 0 pad, 1 start, 2 unknown
+        texts = [" ".join(words.get(i, "") for i in ids[1:]) for ids in (*x_train, *x_test)]
+        return texts, np.concatenate([y_train, y_test])
+
+    texts, labels, source = data.load_public("IMDB reviews", "imdb_reviews", from_keras)
+    texts = np.array([t.decode("utf-8") if isinstance(t, bytes) else t for t in texts], dtype=object)
+    return data.Dataset(texts, labels, source, ["negative", "positive"])
 
 
 def load_data(args) -> data.Dataset:
@@ -84,12 +80,11 @@ def load_data(args) -> data.Dataset:
         texts, labels, source = data.load_text_table(args.data, text_column=args.text_column,
                                                      label_column=args.label_column, sep=args.sep)
         return data.Dataset(texts, labels, source)
-    imdb = load_imdb()
-    if imdb is None:
-        raise cli.UsageError("no --data given and IMDB is neither cached nor downloadable (offline?); pass "
-                             "--data a CSV/TSV with a text and a label column (e.g. "
-                             "--data ../shared/data/imdb/imdb_reviews_2499.csv)")
-    return imdb
+    try:
+        return load_imdb()
+    except data.DataUnavailable as err:
+        raise cli.UsageError(f"no --data given, and {err}; pass --data a CSV/TSV with a text and a label column "
+                             f"(e.g. --data ../shared/data/imdb/imdb_reviews_2499.csv)") from None
 
 
 # ----------------------------------------------------------------------- the task

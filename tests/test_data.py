@@ -118,3 +118,56 @@ def test_class_names_use_the_sources_names_only_for_exactly_its_ids():
     assert class_names(["0", "1", "2"], ["neg", "pos"]) == ["0", "1", "2"]   # a third class has no name
     assert class_names(["1", "2"], ["neg", "pos"]) == ["1", "2"]             # labels that are not the ids
     assert class_names(["0", "1"], []) == ["0", "1"]
+
+
+# ------------------------------------------------------------- public data sets
+
+NOT_PREPARED = AssertionError("Dataset mnist: could not find data in /nowhere. Please make sure to call "
+                              "dataset_builder.download_and_prepare(), or pass download=True to tfds.load()")
+
+
+def fake_tfds_load(monkeypatch, on_download):
+    """tfds.load without a prepared copy; with download=True it does what ``on_download`` does."""
+    import tensorflow_datasets as tfds
+
+    def load(name, *, download, **kwargs):
+        if not download:
+            raise NOT_PREPARED
+        return on_download()
+
+    monkeypatch.setattr(tfds, "load", load)
+
+
+def keras_offline():
+    raise Exception("URL fetch failure on https://storage.googleapis.com/x.npz: None -- Name or service not known")
+
+
+def test_public_data_offline_says_why_each_source_failed(monkeypatch):
+    fake_tfds_load(monkeypatch, on_download=lambda: pytest.fail("downloaded while offline"))
+    monkeypatch.setattr(data, "internet_reachable", lambda: False)
+    with pytest.raises(data.DataUnavailable) as error:
+        data.load_public("MNIST", "mnist", keras_offline)
+    message = str(error.value)
+    assert message.startswith("no copy of MNIST is cached or downloadable")
+    assert "could not find data in /nowhere, and the internet is unreachable" in message
+    assert "keras.datasets: URL fetch failure" in message and "Please make sure" not in message
+
+
+def test_public_data_names_a_failed_download(monkeypatch):
+    def disk_full():
+        raise OSError("No space left on device")
+
+    fake_tfds_load(monkeypatch, on_download=disk_full)
+    monkeypatch.setattr(data, "internet_reachable", lambda: True)
+    with pytest.raises(data.DataUnavailable, match=r"could not download mnist \(OSError: No space left on device\)"):
+        data.load_public("MNIST", "mnist", keras_offline)
+
+
+def test_public_data_without_tensorflow_datasets_says_so_and_uses_keras(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import fails
+    with pytest.raises(data.DataUnavailable, match="tensorflow-datasets cannot be imported"):
+        data.load_public("MNIST", "mnist", keras_offline)
+    x, y, source = data.load_public("MNIST", "mnist", lambda: (np.zeros((2, 28, 28)), np.array([0, 1])))
+    assert source == "MNIST via keras.datasets" and x.shape == (2, 28, 28)

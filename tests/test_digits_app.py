@@ -150,6 +150,7 @@ def test_offline_falls_back_to_embedded_in_seconds(tmp_path):
                      env={"KERAS_HOME": str(tmp_path / "keras"), "TFDS_DATA_DIR": str(tmp_path / "tfds")})
     assert result.returncode == 0, result.stderr
     assert "falling back to the embedded digits" in result.stdout
+    assert "the internet is unreachable" in result.stdout  # says why, not just that it failed
     assert "Data: embedded scikit-learn digits" in result.stdout
 
 
@@ -163,6 +164,7 @@ def test_source_mnist_offline_is_a_clear_error(tmp_path):
                                         "TFDS_DATA_DIR": str(tmp_path / "tfds")})
     assert result.returncode == 2
     assert "--source embedded" in result.stderr and "Traceback" not in result.stderr
+    assert "the internet is unreachable" in result.stderr
 
 
 def test_real_mnist_idx_through_data_flag(shared_data, tmp_path, capsys):

@@ -206,6 +206,7 @@ def test_offline_without_data_says_how_to_provide_it(tmp_path):
                      env={"KERAS_HOME": str(tmp_path / "keras"), "TFDS_DATA_DIR": str(tmp_path / "tfds")})
     assert result.returncode == 2
     assert "pass --data a CSV" in result.stderr and "Traceback" not in result.stderr
+    assert "the internet is unreachable" in result.stderr
 
 
 def test_cv_with_export_is_refused(tmp_path, capsys):

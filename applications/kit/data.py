@@ -5,7 +5,8 @@ problem and the fix, so the command-line tools can print one line and exit 2.
 
 - file formats: IDX (MNIST), NPZ, a ``--data`` path of either; CSV/TSV tables through pandas
   (``read_table``, ``pick_column``, ``load_text_table``; time series: ``load_series``);
-- public sets: ``load_tfds`` (probes the cheap way first, so offline runs fall back in seconds);
+- public sets: ``load_public`` (tensorflow-datasets, then keras.datasets; ``DataUnavailable`` says why
+  neither answered), ``load_tfds`` (probes the cheap way first, so offline runs fall back in seconds);
 - checks: ``check_classification_data``, ``encode_labels`` (any label values -> 0..K-1), ``class_names``,
   ``check_split``, ``as_images``;
 - splits: ``stratified_split``; pipelines: ``TrainingPipeline`` (shuffle order a
@@ -338,8 +339,12 @@ def internet_reachable(host="storage.googleapis.com", port=443, timeout=2.0) -> 
         return False
 
 
-def load_tfds(name: str, split: str = "train+test"):
-    """A tensorflow-datasets set as NumPy arrays, or None when it is not available.
+class DataUnavailable(Exception):
+    """A public data set that could not be loaded; the message says why (offline, not installed, ...)."""
+
+
+def load_tfds(name: str, split: str = "train+test") -> tuple[np.ndarray, np.ndarray]:
+    """A tensorflow-datasets set as NumPy arrays; ``DataUnavailable`` saying why when it cannot be had.
 
     It looks for a prepared copy first (``download=False`` fails in a fraction
     of a second) and downloads only when the internet answers: offline,
@@ -347,18 +352,44 @@ def load_tfds(name: str, split: str = "train+test"):
     """
     try:
         import tensorflow_datasets as tfds
-    except ImportError:
-        return None
-    for download in (False, True):
-        if download and not internet_reachable():
-            return None
-        try:
-            data = tfds.load(name, split=split, as_supervised=True, batch_size=-1, download=download)
-            x, y = tfds.as_numpy(data)
-            return np.asarray(x), np.asarray(y)
-        except Exception:  # not prepared (AssertionError/DatasetNotFoundError) or a failed download
-            continue
-    return None
+    except ImportError as err:
+        raise DataUnavailable(f"tensorflow-datasets cannot be imported ({err})") from None
+
+    def load(download):
+        data = tfds.load(name, split=split, as_supervised=True, batch_size=-1, download=download)
+        x, y = tfds.as_numpy(data)
+        return np.asarray(x), np.asarray(y)
+
+    try:
+        return load(download=False)
+    except Exception as err:  # not prepared: AssertionError or DatasetNotFoundError, depending on the version
+        not_prepared = str(err).split(". ")[0]
+    if not internet_reachable():
+        raise DataUnavailable(f"tensorflow-datasets: {not_prepared}, and the internet is unreachable")
+    try:
+        return load(download=True)
+    except Exception as err:  # the download or its preparation failed, for any of many reasons
+        raise DataUnavailable(f"tensorflow-datasets could not download {name} ({type(err).__name__}: {err})") from None
+
+
+def load_public(name: str, tfds_name: str, keras_load) -> tuple[np.ndarray, np.ndarray, str]:
+    """A public data set from tensorflow-datasets, else ``keras.datasets``: ``x, y, source``.
+
+    ``keras_load()`` returns ``x, y`` from ``keras.datasets`` (which uses its
+    cache under ``~/.keras/datasets`` and, offline, fails in milliseconds).
+    Raises ``DataUnavailable`` with both sources' reasons when neither answers.
+    """
+    try:
+        x, y = load_tfds(tfds_name)
+        return x, y, f"{name} via tensorflow-datasets"
+    except DataUnavailable as err:
+        reasons = [str(err)]
+    try:
+        x, y = keras_load()
+        return x, y, f"{name} via keras.datasets"
+    except Exception as err:  # keras raises a bare Exception for a failed download
+        reasons.append(f"keras.datasets: {err}")
+    raise DataUnavailable(f"no copy of {name} is cached or downloadable ({'; '.join(reasons)})")
 
 
 # ------------------------------------------------------------------ validation

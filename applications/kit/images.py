@@ -23,7 +23,7 @@ import pathlib
 import numpy as np
 
 from applications.kit import cli
-from applications.kit.data import Dataset, DataError, as_images, load_path, load_tfds
+from applications.kit.data import Dataset, DataError, DataUnavailable, as_images, load_path, load_public
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -40,20 +40,16 @@ def add_image_options(parser, *, resize_help: str) -> None:
     parser.add_argument("--resize", type=cli.image_size, metavar="H[xW]", help=resize_help)
 
 
-def load_mnist() -> Dataset | None:
-    """MNIST (70k 28x28) from tensorflow-datasets or keras.datasets, or None when unreachable."""
-    arrays = load_tfds("mnist")
-    if arrays is not None:
-        return Dataset(arrays[0], arrays[1], "MNIST via tensorflow-datasets", DIGIT_NAMES)
-    try:
+def load_mnist() -> Dataset:
+    """MNIST (70k 28x28) from tensorflow-datasets or keras.datasets; ``DataUnavailable`` saying why otherwise."""
+    def from_keras():
         import keras
 
-        # Uses ~/.keras/datasets/mnist.npz if present; offline it fails in milliseconds.
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    except Exception:
-        return None
-    return Dataset(np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test]),
-                   "MNIST via keras.datasets", DIGIT_NAMES)
+        return np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test])
+
+    x, y, source = load_public("MNIST", "mnist", from_keras)
+    return Dataset(x, y, source, DIGIT_NAMES)
 
 
 def load_embedded() -> Dataset:
@@ -151,12 +147,12 @@ def load_images(data=None, source: str = "auto", resize=None, *, need_labels=Fal
             x, y, description = load_path(path, labels_optional=not need_labels)
             dataset = Dataset(x, y, description)
     elif source in ("auto", "mnist"):
-        dataset = load_mnist()
-        if dataset is None:
+        try:
+            dataset = load_mnist()
+        except DataUnavailable as err:
             if source == "mnist":
-                raise cli.UsageError("MNIST is not cached and cannot be downloaded (offline?); "
-                                     "pass --data with MNIST's IDX files, or --source embedded")
-            print("MNIST is not cached and cannot be downloaded: falling back to the embedded digits")
+                raise cli.UsageError(f"{err}; pass --data with MNIST's IDX files, or --source embedded") from None
+            print(f"{err}: falling back to the embedded digits")
             dataset = load_embedded()
     else:
         dataset = load_embedded()
