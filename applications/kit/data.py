@@ -16,7 +16,9 @@ problem and the fix, so the command-line tools can print one line and exit 2.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import logging
 import pathlib
 import socket
 from dataclasses import dataclass, field
@@ -361,7 +363,8 @@ def load_tfds(name: str, split: str = "train+test") -> tuple[np.ndarray, np.ndar
         return np.asarray(x), np.asarray(y)
 
     try:
-        return load(download=False)
+        with _quiet_absl_warnings():  # tfds warns of a "variant folder" it looked for and did not find
+            return load(download=False)
     except Exception as err:  # not prepared: AssertionError or DatasetNotFoundError, depending on the version
         not_prepared = str(err).split(". ")[0]
     if not internet_reachable():
@@ -370,6 +373,18 @@ def load_tfds(name: str, split: str = "train+test") -> tuple[np.ndarray, np.ndar
         return load(download=True)
     except Exception as err:  # the download or its preparation failed, for any of many reasons
         raise DataUnavailable(f"tensorflow-datasets could not download {name} ({type(err).__name__}: {err})") from None
+
+
+@contextlib.contextmanager
+def _quiet_absl_warnings():
+    """Hide absl's WARNING lines (tensorflow-datasets logs through absl) for the duration; errors still show."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def load_public(name: str, tfds_name: str, keras_load) -> tuple[np.ndarray, np.ndarray, str]:
