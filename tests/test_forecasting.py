@@ -114,7 +114,7 @@ def test_windows_follow_the_split_and_the_ett_protocol():
     assert make_windows(values, lookback=10, horizon=5, targets=1, start=96, end=100) is None
 
 
-def test_csv_columns_categoricals_and_gaps():
+def test_csv_columns_categoricals_and_gaps(capsys):
     from applications.kit.data import series_from_frame
 
     frame = pd.DataFrame({
@@ -128,8 +128,45 @@ def test_csv_columns_categoricals_and_gaps():
     assert str(series.time[0].date()) == "2020-01-01"  # sorted by the date column
     np.testing.assert_array_equal(series.values[:, 0], [1, 2, 2, 2, 2, 6])  # forward-filled
     np.testing.assert_array_equal(series.values[:, 3], [0, 1, 1, 0, 0, 1])  # wind=N one-hot
+    assert "t: forward-filled 3 missing values" in capsys.readouterr().out  # the run says it changed the data
     leading = series_from_frame(pd.DataFrame({"a": [np.nan, 1.0, 2.0], "b": [1.0, 2.0, 3.0]}), source="t")
     assert len(leading.values) == 2  # the leading row without a value is dropped
+
+
+def test_time_steps_missing_from_a_regular_series_become_gaps(capsys):
+    """Rows left out of an hourly series are put back as missing values, so no window spans the hole."""
+    from applications.kit.data import DataError, series_from_frame
+
+    hours = pd.date_range("2020-01-01", periods=10, freq="h")
+    frame = pd.DataFrame({"time": hours.astype(str), "a": np.arange(10.0)}).drop(index=[3, 4])
+    series = series_from_frame(frame, source="t", max_gap=2)
+    np.testing.assert_array_equal(series.values[:, 0], [0, 1, 2, 2, 2, 5, 6, 7, 8, 9])
+    assert list(series.time) == list(hours)
+    assert "t: 2 time steps of 01:00:00 are missing (the longest gap: 2 steps after 2020-01-01 02:00:00)" \
+        in capsys.readouterr().out
+    with pytest.raises(DataError, match=r"2 missing values in a row from row 3 \(2020-01-01 03:00:00\), more than "
+                                        "--max-gap 1"):
+        series_from_frame(frame, source="t", max_gap=1)
+    capsys.readouterr()
+
+    # A calendar frequency is regular as it is; uneven steps off any grid are kept and reported.
+    months = pd.date_range("2020-01-01", periods=24, freq="MS")
+    assert len(series_from_frame(pd.DataFrame({"time": months, "a": np.arange(24.0)}), source="m").values) == 24
+    assert capsys.readouterr().out == ""
+    uneven = pd.DataFrame({"time": months.delete(5), "a": np.arange(23.0)})
+    assert len(series_from_frame(uneven, source="m").values) == 23
+    assert "the time steps are uneven (28 days to 61 days)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stamps, message", [
+    (["2020-01-01", "2020-01-01", "2020-01-02"], "the time column repeats 1 timestamps (the first: 2020-01-01"),
+    (["2020-01-01", None, "2020-01-03"], "the time column has empty values"),
+])
+def test_repeated_or_empty_timestamps_are_an_error(stamps, message):
+    from applications.kit.data import DataError, series_from_frame
+
+    with pytest.raises(DataError, match=message.replace("(", r"\(")):
+        series_from_frame(pd.DataFrame({"time": stamps, "a": [1.0, 2.0, 3.0]}), source="t")
 
 
 def test_seasonal_naive_and_ridge_baselines_are_exact_where_they_should_be():
@@ -210,6 +247,8 @@ SERIES = "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(200))
      ["--features", "b", "--categorical", "kind"], "--categorical 'kind' is not among --features"),
     ("a,b\n" + "".join(f"{'' if 50 <= i < 60 else i},{i % 3}\n" for i in range(200)), ["--max-gap", "5"],
      "10 missing values in a row from row 50, more than --max-gap 5"),
+    ("date,a\n" + "".join(f"2020-01-{1 + i // 2:02d},{i}\n" for i in range(20)), [],
+     "the time column repeats 10 timestamps"),
     (SERIES, ["--horizon", "300"], "too few for one window"),
     (SERIES, ["--lookback", "0"], "must be 1 or more"),
     (SERIES, ["--split", "0.7,0.2"], "three positive fractions"),

@@ -21,6 +21,7 @@ import gzip
 import logging
 import pathlib
 import socket
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -222,8 +223,12 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
       inputs are the targets, then the other features;
     - ``categorical`` columns are one-hot encoded into features; any other
       non-numeric column is an error naming the fix;
-    - missing values are forward-filled up to ``max_gap`` steps; leading rows
-      with missing values are dropped; a longer gap is an error naming where.
+    - time steps missing from an otherwise regular time column become rows
+      of missing values (``regular_time_steps``), so that a window never
+      spans a hole;
+    - missing values are forward-filled up to ``max_gap`` steps (the run says
+      how many); leading rows with missing values are dropped; a longer gap
+      is an error naming where.
     """
     import pandas as pd
 
@@ -240,7 +245,8 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
         except (ValueError, TypeError) as err:
             raise DataError(f"--time-column {time_column!r} could not be read as dates ({err})") from None
         frame = frame.assign(**{time_column: stamps}).sort_values(time_column, kind="stable")
-        time = pd.DatetimeIndex(frame.pop(time_column))
+        frame, time = regular_time_steps(frame.drop(columns=time_column), pd.DatetimeIndex(frame[time_column]),
+                                         source=source)
     categorical = list(categorical or ())
     for column in categorical:
         pick_column(frame, column, "--categorical", path=source)
@@ -299,10 +305,58 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
                         f"--max-gap {max_gap}; raise --max-gap to forward-fill it, or clean the data")
     if len(filled) < 2:
         raise DataError(f"{source} has {len(filled)} usable rows; a forecaster needs a series")
+    missing = int(table.isna().to_numpy().sum())
+    if missing:
+        print(f"{source}: forward-filled {missing} missing values (gaps of at most --max-gap {max_gap} steps)")
     values = filled.to_numpy(dtype="float32")
     if not np.isfinite(values).all():
         raise DataError(f"{source} has infinite values; clean them first")
     return Series(values, [str(c) for c in filled.columns], targets, source, time)
+
+
+def regular_time_steps(frame, time, *, source: str):
+    """``frame`` and ``time`` with the time steps missing from a regular series put back as empty rows.
+
+    Forecasting windows take consecutive rows as consecutive time steps, so
+    a series with some hours left out (rows dropped, not values) would give
+    windows that span the hole. When every timestamp lies on a grid of the
+    commonest step, the missing steps become rows of missing values, which
+    the caller forward-fills up to ``--max-gap`` or rejects, naming where.
+    Calendar frequencies (monthly, business days) that ``pd.infer_freq``
+    recognises are regular already; uneven steps off any grid are kept as
+    they are, and the run says so. Repeated timestamps are an error: they
+    usually mean several series (stations, products) stacked in one file.
+    """
+    import pandas as pd
+
+    if time.hasnans:
+        raise DataError(f"{source}: the time column has empty values; fill or drop those rows")
+    if time.has_duplicates:
+        repeated = time[time.duplicated()]
+        raise DataError(f"{source}: the time column repeats {len(repeated)} timestamps (the first: {repeated[0]}); "
+                        "a forecaster needs one row per time step: keep one series (e.g. one station) "
+                        "or aggregate the repeated rows first")
+    if len(time) < 3:
+        return frame.reset_index(drop=True), time
+    with warnings.catch_warnings():  # pandas 3 announces an offset, not a string, from infer_freq: only None matters
+        warnings.filterwarnings("ignore", message=".*infer_freq")
+        if pd.infer_freq(time) is not None:
+            return frame.reset_index(drop=True), time
+    steps = pd.Series(time[1:] - time[:-1])
+    step = steps.mode().iloc[0]
+    grid = pd.date_range(time[0], time[-1], freq=step)
+
+    def span(delta):  # "01:00:00", "7 days", "1 days 12:00:00"
+        return str(delta).removeprefix("0 days ").removesuffix(" 00:00:00")
+
+    if not time.isin(grid).all():
+        print(f"{source}: the time steps are uneven ({span(steps.min())} to {span(steps.max())}), so rows "
+              "are taken as consecutive steps")
+        return frame.reset_index(drop=True), time
+    widest = int(steps.idxmax())
+    print(f"{source}: {len(grid) - len(time)} time steps of {span(step)} are missing (the longest gap: "
+          f"{steps[widest] // step - 1} steps after {time[widest]}); they are filled as missing values")
+    return frame.set_axis(time).reindex(grid).reset_index(drop=True), grid
 
 
 def load_series(path, *, sep=None, **options) -> Series:
