@@ -97,6 +97,11 @@ def test_space_file_narrows_and_a_nan_trial_is_recorded_as_failed(tmp_path, caps
     (["--role", "worker"], ["--oracle-address"]),
     (["--max-trials", "0"], ["--max-trials", "must be 1 or more"]),
     (["--trials", "2"], ["kerazoo-tune digits: error: unrecognized arguments: --trials 2"]),
+    # Application options the sweep decides itself would be ignored: each is refused, naming the sweep's own.
+    (["--epochs", "3"], ["--epochs is not used by a sweep", "--max-epochs"]),
+    (["--epo=3"], ["--epochs is not used by a sweep"]),  # argparse's abbreviations too
+    (["--output", "{tmp}/runs"], ["--output is not used by a sweep", "--directory"]),
+    (["--cv", "3"], ["--cv is not used by a sweep", "validation split"]),
     # Values no trial could run with: one error before the first trial, not a failed trial each.
     (["--fix", "batch_size=abc"], ["batch_size='abc' is invalid: expected an integer >= 1"]),
     (["--fix", "learning_rate=-1"], ["--learning-rate must be a positive number"]),

@@ -9,9 +9,12 @@
     python -m tuning digits --directory /shared/sweeps --role worker --oracle-address 10.0.0.1:8000
 
 Every option the application has (its data options, ``--seed``, ``--precision``
-...) is accepted after the sweep's own; ``--epochs`` is replaced by
-``--max-epochs``. Rerunning the same command continues an interrupted sweep;
-other settings in the same ``--directory`` are refused (``sweep.json`` records them).
+...) is accepted after the sweep's own, except those the sweep decides
+(``--epochs``: use ``--max-epochs``; ``--output``: ``--directory``;
+``--cv``), which are one-line errors (``--export`` is read as
+``--export-best``). Rerunning the same command continues an interrupted
+sweep; other settings in the same ``--directory`` are refused
+(``sweep.json`` records them).
 """
 
 from __future__ import annotations
@@ -75,6 +78,24 @@ def parse(argv):
     if args.role and not args.oracle_address:
         raise cli.UsageError("--role needs --oracle-address HOST:PORT (the chief's address)")
     return args, rest
+
+
+# Application options that a sweep decides itself: given anyway, they would be silently ignored.
+SWEEP_DECIDES = {
+    "epochs": "each trial trains for --max-epochs",
+    "output": "the trials are written under --directory",
+    "cv": "a sweep scores each trial on the validation split",
+}
+
+
+def refuse_options_the_sweep_decides(task, app_args, *, prog) -> None:
+    """A one-line error for an application option (``--epochs 3``) that the sweep would not use."""
+    from applications.kit import run
+
+    defaults = run.parse_args(task, [], prog=prog)
+    for name, instead in SWEEP_DECIDES.items():
+        if getattr(app_args, name, None) != getattr(defaults, name, None):
+            raise cli.UsageError(f"--{name.replace('_', '-')} is not used by a sweep: {instead}")
 
 
 def read_space(path) -> dict:
@@ -147,6 +168,7 @@ def main(argv=None) -> int:
     from tuning import sweep
 
     app_args = run.parse_args(task, rest, prog=f"kerazoo-tune {args.app}")
+    refuse_options_the_sweep_decides(task, app_args, prog=f"kerazoo-tune {args.app}")
     training.seed_everything(app_args.seed, app_args.deterministic)
     training.configure_precision(app_args.precision)
     prepared = task.load(app_args)
