@@ -171,3 +171,14 @@ def test_public_data_without_tensorflow_datasets_says_so_and_uses_keras(monkeypa
         data.load_public("MNIST", "mnist", keras_offline)
     x, y, source = data.load_public("MNIST", "mnist", lambda: (np.zeros((2, 28, 28)), np.array([0, 1])))
     assert source == "MNIST via keras.datasets" and x.shape == (2, 28, 28)
+
+
+def test_text_table_drops_unlabelled_rows_and_keeps_integer_labels(tmp_path, capsys):
+    path = tmp_path / "reviews.csv"
+    path.write_text('review,sentiment\n"great",1\n"awful",0\n"no label",\n"   ",1\n"fine",1\n')
+    texts, labels, _ = data.load_text_table(path)
+    assert list(texts) == ["great", "awful", "fine"]
+    assert labels.tolist() == [1, 0, 1] and labels.dtype.kind == "i"  # not 1.0 / 0.0 (read as float with a gap)
+    assert data.encode_labels(labels)[1] == ["0", "1"]  # the class names exports and metrics.json record
+    assert "dropped 2 of 5 rows" in capsys.readouterr().out
+    assert data.encode_labels(np.array([0.5, 1.5, 0.5]))[1] == ["0.5", "1.5"]  # not "0" / "1"

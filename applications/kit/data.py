@@ -197,6 +197,8 @@ def load_text_table(path, *, text_column=None, label_column=None, sep=None):
     if dropped:
         print(f"{path}: dropped {dropped} of {len(frame)} rows (an empty text or no label)")
     values = labels[keep]
+    if values.dtype.kind == "f" and (values == values.round()).all():
+        values = values.astype("int64")  # a missing label made pandas read 0 / 1 as 0.0 / 1.0: class "1.0"
     values = values.to_numpy(dtype=object) if values.dtype == object or str(values.dtype) == "str" else values.to_numpy()
     return texts[keep], values, f"{path} ({int(keep.sum())} texts, columns {text_column!r} / {label_column!r})"
 
@@ -505,8 +507,8 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, list[str]]:
     the names are recorded in metrics.json and the export's metadata.
     """
     values, ids = np.unique(y, return_inverse=True)
-    if np.issubdtype(values.dtype, np.floating):
-        values = values.astype(np.int64)
+    if np.issubdtype(values.dtype, np.floating) and (values == np.round(values)).all():
+        values = values.astype(np.int64)  # 1.0 -> "1"; 0.5 stays "0.5" (it was "0", merging names)
     return ids.astype(np.int32), [str(v) for v in values]
 
 
