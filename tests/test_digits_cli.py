@@ -27,6 +27,11 @@ def bad_inputs(tmp_path):
     np.savez(tmp_path / "nan.npz", x=images, y=np.arange(100) % 10)
     np.savez(tmp_path / "one_class.npz", x=rng.integers(0, 256, size=(100, 8, 8)).astype("uint8"),
              y=np.zeros(100, dtype=int))
+    pixels, labels = rng.integers(0, 256, size=(100, 8, 8)), np.arange(100) % 10
+    for name, x, y in [("text", pixels.astype(str), labels), ("flat", pixels.reshape(100, 64), labels),
+                       ("scaled", pixels / 255.0, labels), ("negative", pixels - 20.0, labels),
+                       ("fractional", np.minimum(pixels, 254) + 0.5, labels), ("one_hot", pixels, np.eye(10)[labels])]:
+        np.savez(tmp_path / f"{name}.npz", x=x, y=y)
     return tmp_path
 
 
@@ -36,6 +41,12 @@ def bad_inputs(tmp_path):
     (["--data", "{tmp}/corrupt.npz"], ["cannot read", "np.savez"]),
     (["--data", "{tmp}/nan.npz"], ["NaN", "clean or drop"]),
     (["--data", "{tmp}/one_class.npz"], ["at least two classes"]),
+    (["--data", "{tmp}/text.npz"], ["images have dtype <U", "expected numbers"]),
+    (["--data", "{tmp}/flat.npz"], ["images have shape (100, 64)", "[N, H, W]"]),
+    (["--data", "{tmp}/scaled.npz"], ["scaled to [0, 1]", "raw pixel values in [0, 255]"]),
+    (["--data", "{tmp}/negative.npz"], ["pixel values span [-20.0, ", "expected [0, 255]"]),
+    (["--data", "{tmp}/fractional.npz"], ["fractional values", "0-255 (uint8)"]),
+    (["--data", "{tmp}/one_hot.npz"], ["labels have shape (100, 10)", "one label per example"]),
     (["--model", "convnett"], ["--model convnett is not offered by digits", "did you mean convnet?"]),
     (["--model", "mlp_regressor"], ["not offered by digits"]),
     (["--epochs", "-3"], ["--epochs", "must be 1 or more"]),

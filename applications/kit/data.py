@@ -541,6 +541,8 @@ def check_split(y: np.ndarray, *, test_fraction: float, validation_fraction: flo
 
 def as_images(x: np.ndarray) -> np.ndarray:
     """``[N, H, W]`` or ``[N, H, W, C]`` raw pixel arrays -> ``[N, H, W, C]``, values checked."""
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise DataError(f"images have dtype {x.dtype}; expected numbers: pixel values 0-255 (uint8)")
     if x.ndim == 3:
         x = x[..., np.newaxis]
     if x.ndim != 4 or x.shape[-1] not in (1, 3):
