@@ -197,9 +197,10 @@ def load_text_table(path, *, text_column=None, label_column=None, sep=None):
     if dropped:
         print(f"{path}: dropped {dropped} of {len(frame)} rows (an empty text or no label)")
     values = labels[keep]
-    if values.dtype.kind == "f" and (values == values.round()).all():
-        values = values.astype("int64")  # a missing label made pandas read 0 / 1 as 0.0 / 1.0: class "1.0"
-    values = values.to_numpy(dtype=object) if values.dtype == object or str(values.dtype) == "str" else values.to_numpy()
+    if values.dtype == object or str(values.dtype) == "str":
+        values = values.to_numpy(dtype=object)
+    else:  # a missing label makes pandas read 0 / 1 as 0.0 / 1.0
+        values = whole_numbers_as_int(values.to_numpy())
     return texts[keep], values, f"{path} ({int(keep.sum())} texts, columns {text_column!r} / {label_column!r})"
 
 
@@ -331,6 +332,7 @@ def regular_time_steps(frame, time, *, source: str):
     """
     import pandas as pd
 
+    frame = frame.reset_index(drop=True)
     if time.hasnans:
         raise DataError(f"{source}: the time column has empty values; fill or drop those rows")
     if time.has_duplicates:
@@ -339,11 +341,11 @@ def regular_time_steps(frame, time, *, source: str):
                         "a forecaster needs one row per time step: keep one series (e.g. one station) "
                         "or aggregate the repeated rows first")
     if len(time) < 3:
-        return frame.reset_index(drop=True), time
+        return frame, time
     with warnings.catch_warnings():  # pandas 3 announces an offset, not a string, from infer_freq: only None matters
         warnings.filterwarnings("ignore", message=".*infer_freq")
         if pd.infer_freq(time) is not None:
-            return frame.reset_index(drop=True), time
+            return frame, time
     steps = pd.Series(time[1:] - time[:-1])
     step = steps.mode().iloc[0]
     grid = pd.date_range(time[0], time[-1], freq=step)
@@ -354,7 +356,7 @@ def regular_time_steps(frame, time, *, source: str):
     if not time.isin(grid).all():
         print(f"{source}: the time steps are uneven ({span(steps.min())} to {span(steps.max())}), so rows "
               "are taken as consecutive steps")
-        return frame.reset_index(drop=True), time
+        return frame, time
     widest = int(steps.idxmax())
     print(f"{source}: {len(grid) - len(time)} time steps of {span(step)} are missing (the longest gap: "
           f"{steps[widest] // step - 1} steps after {time[widest]}); they are filled as missing values")
@@ -490,7 +492,7 @@ def check_labels(y: np.ndarray, *, min_per_class: int = 3) -> None:
     if np.issubdtype(y.dtype, np.floating) and not (np.isfinite(y).all() and (y == np.round(y)).all()):
         raise DataError(f"labels have dtype {y.dtype} with non-integer values; expected one integer class id "
                         "(or one label string) per example")
-    classes, counts = np.unique(y, return_counts=True)
+    classes, counts = np.unique(whole_numbers_as_int(y), return_counts=True)  # "class 1", not "class 1.0"
     if len(classes) < 2:
         raise DataError(f"all labels are {classes[0]}: a classifier needs at least two classes; "
                         "check the label column or file")
@@ -507,9 +509,14 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, list[str]]:
     the names are recorded in metrics.json and the export's metadata.
     """
     values, ids = np.unique(y, return_inverse=True)
+    return ids.astype(np.int32), [str(v) for v in whole_numbers_as_int(values)]
+
+
+def whole_numbers_as_int(values: np.ndarray) -> np.ndarray:
+    """Float labels that are all whole numbers as int64, so that 1.0 is named "1"; any others as they are."""
     if np.issubdtype(values.dtype, np.floating) and (values == np.round(values)).all():
-        values = values.astype(np.int64)  # 1.0 -> "1"; 0.5 stays "0.5" (it was "0", merging names)
-    return ids.astype(np.int32), [str(v) for v in values]
+        return values.astype(np.int64)
+    return values
 
 
 def class_names(values: list[str], names: list) -> list:
