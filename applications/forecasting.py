@@ -7,9 +7,10 @@
 
 Data: ``--data`` a CSV/TSV read with pandas (``--time-column`` orders the
 rows; ``--targets`` are forecast; ``--features`` are read, default every
-numeric column is both; ``--categorical`` columns are one-hot encoded; gaps
-are forward-filled up to ``--max-gap`` steps); else the weekly Mauna Loa CO2
-series that ships with statsmodels.
+numeric column is both; ``--categorical`` columns are one-hot encoded; time
+steps missing from the grid, the commonest step or ``--freq``, become gaps;
+gaps are forward-filled up to ``--max-gap`` steps); else the weekly Mauna Loa
+CO2 series that ships with statsmodels.
 
 The rows are split by time (``--split 0.7,0.1,0.2``); each column is
 standardised with the training rows' mean and standard deviation only. A
@@ -68,22 +69,41 @@ def split_fractions(text: str) -> tuple[float, float, float]:
     return parts
 
 
+def pandas_frequency(text: str) -> str:
+    """A pandas frequency for ``--freq`` (``h``, ``D``, ``W-SUN``, ``MS``, ``15min``...), checked, as given."""
+    import re
+
+    import pandas as pd
+
+    try:
+        offset = pd.tseries.frequencies.to_offset(text)
+    except ValueError as err:
+        hint = re.search(r"Did you mean (\w+)\?|Please use '(\w+)' instead", str(err))
+        raise cli.argparse.ArgumentTypeError(
+            f"{text!r} is not a pandas frequency" + (f" (did you mean {hint.group(1) or hint.group(2)}?)" if hint else "")
+            + "; e.g. h (hourly), D (daily), W-SUN (weekly), MS (month starts), ME (month ends)") from None
+    if offset.n < 1:
+        raise cli.argparse.ArgumentTypeError(f"must step forward (1 or more of a unit), got {text!r}")
+    return text
+
+
 # ------------------------------------------------------------------------ data
 
-def load_co2(max_gap: int) -> data.Series:
+def load_co2(max_gap: int, freq: str | None = None) -> data.Series:
     """The weekly Mauna Loa CO2 concentration, 1958-2001 (ppm), from statsmodels' datasets (longest gap: 18 weeks)."""
     import statsmodels.api as sm
 
     frame = sm.datasets.co2.load_pandas().data
     return data.series_from_frame(frame.rename_axis("date").reset_index(), time_column="date",
-                                  source="Mauna Loa weekly CO2, 1958-2001 (statsmodels)", max_gap=max_gap)
+                                  source="Mauna Loa weekly CO2, 1958-2001 (statsmodels)", max_gap=max_gap, freq=freq)
 
 
 def load_series(args) -> data.Series:
     if args.data:
         return data.load_series(args.data, sep=args.sep, time_column=args.time_column, targets=args.targets,
-                                features=args.features, categorical=args.categorical, max_gap=args.max_gap)
-    return load_co2(args.max_gap)
+                                features=args.features, categorical=args.categorical, max_gap=args.max_gap,
+                                freq=args.freq)
+    return load_co2(args.max_gap, args.freq)
 
 
 def detect_season(series: np.ndarray, max_lag: int) -> int | None:
@@ -175,6 +195,9 @@ class Forecasting(Task):
                             help="columns the model reads besides the targets (default: every numeric column)")
         parser.add_argument("--categorical", type=column_list, default=[],
                             help="non-numeric columns to one-hot encode as features")
+        parser.add_argument("--freq", type=pandas_frequency,
+                            help="the series' pandas frequency (h, D, W-SUN, MS...): time steps missing from it "
+                                 "become missing values (default: the commonest step, when the timestamps are on it)")
         parser.add_argument("--max-gap", type=cli.non_negative_int, default=24,
                             help="forward-fill at most this many missing steps in a row (default: 24)")
         parser.add_argument("--lookback", type=cli.positive_int, default=96, help="rows per window (default: 96)")

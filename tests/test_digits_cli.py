@@ -71,6 +71,7 @@ def test_a_bad_builder_argument_gets_no_image_size_hint(tmp_path, capsys):
                                   capsys=capsys)
     assert_one_line_error(code, err, "--model mlp: width=", "is invalid")
     assert "--resize" not in err  # "expected an integer >= 1" is not an image size
+    assert "can be set with --model-arg" not in err  # the user set it: no "the default width" hint
 
 
 def test_labels_1_to_10_map_to_ten_classes(tmp_path, capsys):

@@ -155,7 +155,31 @@ def test_time_steps_missing_from_a_regular_series_become_gaps(capsys):
     assert capsys.readouterr().out == ""
     uneven = pd.DataFrame({"time": months.delete(5), "a": np.arange(23.0)})
     assert len(series_from_frame(uneven, source="m").values) == 23
-    assert "the time steps are uneven (28 days to 61 days)" in capsys.readouterr().out
+    assert "the time steps are uneven (28 days to 61 days), so rows are taken as consecutive steps; give --freq" \
+        in capsys.readouterr().out
+
+
+def test_freq_puts_a_calendar_series_on_its_grid(capsys):
+    """--freq MS: months left out come back as missing values; timestamps off the grid are an error."""
+    from applications.kit.data import DataError, series_from_frame
+
+    months = pd.date_range("2020-01-01", periods=24, freq="MS")
+    frame = pd.DataFrame({"time": months.delete([5, 6]), "a": np.arange(22.0)})
+    series = series_from_frame(frame, source="m", freq="MS")
+    assert list(series.time) == list(months)
+    np.testing.assert_array_equal(series.values[:9, 0], [0, 1, 2, 3, 4, 4, 4, 5, 6])
+    assert "m: 2 time steps of --freq MS are missing (the longest gap: 2 steps after 2020-05-01 00:00:00)" \
+        in capsys.readouterr().out
+    with pytest.raises(DataError, match=r"22 of the 22 timestamps are not on a --freq ME grid \(the first: 2020-01-01"):
+        series_from_frame(frame, source="m", freq="ME")
+    with pytest.raises(DataError, match="no two timestamps are one --freq D step apart"):
+        series_from_frame(frame, source="m", freq="D")
+    with pytest.raises(DataError, match="no time column for --freq MS: name it with --time-column"):
+        series_from_frame(frame.rename(columns={"time": "month"}), source="m", freq="MS")
+    # A regular series on its --freq is left as it is, silently.
+    assert len(series_from_frame(pd.DataFrame({"time": months, "a": np.arange(24.0)}), source="m",
+                                 freq="MS").values) == 24
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize("stamps, message", [
@@ -255,6 +279,14 @@ SERIES = "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(200))
     (SERIES, ["--augment", "wobble"], "choose from jitter"),
     (SERIES, ["--augment", "jitter=2"], "Jitter strength=2.0 is invalid"),
     (SERIES, ["--augment", "jitter=lots"], "the strength must be a number"),
+    (SERIES, ["--lookback", "24", "--horizon", "6"], "--model dlinear: moving_average=25 is invalid: expected <= "
+     "lookback (24); the default moving_average can be set with --model-arg moving_average=VALUE"),
+    (SERIES, ["--freq", "H"], "argument --freq: 'H' is not a pandas frequency (did you mean h?)"),
+    (SERIES, ["--freq", "M"], "'M' is not a pandas frequency (did you mean ME?)"),
+    (SERIES, ["--freq", "0D"], "argument --freq: must step forward"),
+    (SERIES, ["--freq", "D"], "no time column for --freq D"),
+    ("date,a\n" + "".join(f"2020-01-01 {i % 24:02d}:{30 * (i // 24):02d},{i}\n" for i in range(48)), ["--freq", "h"],
+     "24 of the 48 timestamps are not on a --freq h grid (the first: 2020-01-01 00:30:00)"),
 ])
 def test_bad_input_is_a_one_line_error(content, options, message, tmp_path, capsys):
     from applications.forecasting import main

@@ -216,7 +216,7 @@ class Series:
 
 
 def series_from_frame(frame, *, source: str, time_column=None, targets=None, features=None, categorical=(),
-                      max_gap: int = 24) -> Series:
+                      max_gap: int = 24, freq: str | None = None) -> Series:
     """Select, encode and gap-fill the columns of ``frame`` for forecasting.
 
     - ``time_column`` (or the first of date/time/datetime/timestamp) orders the
@@ -226,9 +226,9 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
       inputs are the targets, then the other features;
     - ``categorical`` columns are one-hot encoded into features; any other
       non-numeric column is an error naming the fix;
-    - time steps missing from an otherwise regular time column become rows
-      of missing values (``regular_time_steps``), so that a window never
-      spans a hole;
+    - time steps missing from the grid of ``freq`` (a pandas frequency), or
+      else from an otherwise regular time column, become rows of missing
+      values (``regular_time_steps``), so that a window never spans a hole;
     - missing values are forward-filled up to ``max_gap`` steps (the run says
       how many); leading rows with missing values are dropped; a longer gap
       is an error naming where.
@@ -241,6 +241,8 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
     if time_column is None:
         time_column = next((c for c in frame.columns if c.lower() in ("date", "time", "datetime", "timestamp")),
                            None)
+    if time_column is None and freq is not None:
+        raise DataError(f"{source} has no time column for --freq {freq}: name it with --time-column")
     if time_column is not None:
         time_column = pick_column(frame, time_column, "--time-column", path=source)
         try:
@@ -249,7 +251,7 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
             raise DataError(f"--time-column {time_column!r} could not be read as dates ({err})") from None
         frame = frame.assign(**{time_column: stamps}).sort_values(time_column, kind="stable")
         frame, time = regular_time_steps(frame.drop(columns=time_column), pd.DatetimeIndex(frame[time_column]),
-                                         source=source)
+                                         source=source, freq=freq)
     categorical = list(categorical or ())
     for column in categorical:
         pick_column(frame, column, "--categorical", path=source)
@@ -317,18 +319,22 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
     return Series(values, [str(c) for c in filled.columns], targets, source, time)
 
 
-def regular_time_steps(frame, time, *, source: str):
+def regular_time_steps(frame, time, *, source: str, freq: str | None = None):
     """``frame`` and ``time`` with the time steps missing from a regular series put back as empty rows.
 
     Forecasting windows take consecutive rows as consecutive time steps, so
     a series with some hours left out (rows dropped, not values) would give
-    windows that span the hole. When every timestamp lies on a grid of the
-    commonest step, the missing steps become rows of missing values, which
-    the caller forward-fills up to ``--max-gap`` or rejects, naming where.
-    Calendar frequencies (monthly, business days) that ``pd.infer_freq``
-    recognises are regular already; uneven steps off any grid are kept as
-    they are, and the run says so. Repeated timestamps are an error: they
-    usually mean several series (stations, products) stacked in one file.
+    windows that span the hole. The grid is ``freq`` (a pandas frequency:
+    ``h``, ``D``, ``W-SUN``, ``MS``...) when given, and every timestamp must
+    lie on it; else the commonest step, when every timestamp lies on that.
+    The missing steps become rows of missing values, which the caller
+    forward-fills up to ``--max-gap`` or rejects, naming where. Without
+    ``freq``, calendar frequencies (monthly, business days) that
+    ``pd.infer_freq`` recognises are regular already, and uneven steps off
+    any grid (such as monthly data with a month left out) are kept as they
+    are, and the run says so and names ``--freq``. Repeated timestamps are
+    an error: they usually mean several series (stations, products) stacked
+    in one file.
     """
     import pandas as pd
 
@@ -340,26 +346,47 @@ def regular_time_steps(frame, time, *, source: str):
         raise DataError(f"{source}: the time column repeats {len(repeated)} timestamps (the first: {repeated[0]}); "
                         "a forecaster needs one row per time step: keep one series (e.g. one station) "
                         "or aggregate the repeated rows first")
-    if len(time) < 3:
+    if len(time) < 2:
         return frame, time
-    with warnings.catch_warnings():  # pandas 3 announces an offset, not a string, from infer_freq: only None matters
-        warnings.filterwarnings("ignore", message=".*infer_freq")
-        if pd.infer_freq(time) is not None:
+    if freq is not None:
+        grid = pd.date_range(time[0], time[-1], freq=freq)
+        off_grid = time[~time.isin(grid)]
+        if len(off_grid):
+            raise DataError(f"{source}: {len(off_grid)} of the {len(time)} timestamps are not on a --freq {freq} grid "
+                            f"(the first: {off_grid[0]}); give the frequency the timestamps follow, "
+                            "or resample the data to it first")
+        step = f"--freq {freq}"
+    else:
+        if len(time) < 3:
             return frame, time
-    steps = pd.Series(time[1:] - time[:-1])
-    step = steps.mode().iloc[0]
-    grid = pd.date_range(time[0], time[-1], freq=step)
+        with warnings.catch_warnings():  # pandas 3 announces an offset, not a string, from infer_freq: only None matters
+            warnings.filterwarnings("ignore", message=".*infer_freq")
+            if pd.infer_freq(time) is not None:
+                return frame, time
+        steps = pd.Series(time[1:] - time[:-1])
+        commonest = steps.mode().iloc[0]
+        grid = pd.date_range(time[0], time[-1], freq=commonest)
 
-    def span(delta):  # "01:00:00", "7 days", "1 days 12:00:00"
-        return str(delta).removeprefix("0 days ").removesuffix(" 00:00:00")
+        def span(delta):  # "01:00:00", "7 days", "1 days 12:00:00"
+            return str(delta).removeprefix("0 days ").removesuffix(" 00:00:00")
 
-    if not time.isin(grid).all():
-        print(f"{source}: the time steps are uneven ({span(steps.min())} to {span(steps.max())}), so rows "
-              "are taken as consecutive steps")
+        if not time.isin(grid).all():
+            print(f"{source}: the time steps are uneven ({span(steps.min())} to {span(steps.max())}), so rows "
+                  "are taken as consecutive steps; give --freq (a pandas frequency such as MS, month starts) "
+                  "if they follow a calendar")
+            return frame, time
+        step = span(commonest)
+    if len(grid) == len(time):
         return frame, time
-    widest = int(steps.idxmax())
-    print(f"{source}: {len(grid) - len(time)} time steps of {span(step)} are missing (the longest gap: "
-          f"{steps[widest] // step - 1} steps after {time[widest]}); they are filled as missing values")
+    positions = grid.get_indexer(time)
+    if freq is not None and np.diff(positions).min() > 1:
+        raise DataError(f"{source}: no two timestamps are one --freq {freq} step apart (at least "
+                        f"{np.diff(positions).min()} steps): --freq is finer than the data; give the step "
+                        "the timestamps follow")
+    widest = int(np.argmax(np.diff(positions)))
+    print(f"{source}: {len(grid) - len(time)} time steps of {step} are missing (the longest gap: "
+          f"{positions[widest + 1] - positions[widest] - 1} steps after {time[widest]}); "
+          "they are filled as missing values")
     return frame.set_axis(time).reindex(grid).reset_index(drop=True), grid
 
 

@@ -187,6 +187,7 @@ def optimiser_settings(args) -> OptimiserSettings:
 def build_model(args, hint=None, **required) -> keras.Model:
     """``zoo.build(args.model, **required, **--model-arg)``; a builder's complaint becomes a one-line error.
 
+    A complaint about an argument left at its default names ``--model-arg``;
     ``hint(message)`` may add the option that fixes it (e.g. ``cli.image_size_hint``).
     """
     model_args = dict(args.model_arg)
@@ -198,8 +199,11 @@ def build_model(args, hint=None, **required) -> keras.Model:
     except TypeError as err:  # an argument the builder does not have
         known = ", ".join(zoo.entry(args.model).arguments)
         raise cli.UsageError(f"--model-arg: {args.model} does not take it ({err}); its arguments: {known}") from None
-    except ValueError as err:
-        raise cli.UsageError(f"--model {args.model}: {err}{hint(str(err)) if hint else ''}") from None
+    except ValueError as err:  # the zoo's messages start with the argument: "moving_average=25 is invalid: ..."
+        message, argument = str(err).rstrip("."), str(err).split("=", 1)[0]
+        if argument in zoo.entry(args.model).arguments and argument not in {**model_args, **required}:
+            message += f"; the default {argument} can be set with --model-arg {argument}=VALUE"
+        raise cli.UsageError(f"--model {args.model}: {message}{hint(str(err)) if hint else ''}") from None
 
 
 def run_folders(args, task: Task, fingerprint: str) -> tuple[pathlib.Path, pathlib.Path]:
