@@ -182,3 +182,9 @@ def test_text_table_drops_unlabelled_rows_and_keeps_integer_labels(tmp_path, cap
     assert data.encode_labels(labels)[1] == ["0", "1"]  # the class names exports and metrics.json record
     assert "dropped 2 of 5 rows" in capsys.readouterr().out
     assert data.encode_labels(np.array([0.5, 1.5, 0.5]))[1] == ["0.5", "1.5"]  # not "0" / "1"
+    # An "inf" label is not a whole number: it stays a float, and check_labels refuses it.
+    path.write_text('review,sentiment\n"great",1\n"awful",0\n"odd",inf\n')
+    labels = data.load_text_table(path)[1]
+    assert labels.dtype.kind == "f" and np.isinf(labels[2])  # was cast to -9223372036854775808, a class of its own
+    with pytest.raises(data.DataError, match="non-integer values"):
+        data.check_labels(labels, min_per_class=1)

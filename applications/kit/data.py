@@ -378,15 +378,14 @@ def regular_time_steps(frame, time, *, source: str, freq: str | None = None):
         step = span(commonest)
     if len(grid) == len(time):
         return frame, time
-    positions = grid.get_indexer(time)
-    if freq is not None and np.diff(positions).min() > 1:
+    apart = np.diff(grid.get_indexer(time))  # grid steps from each timestamp to the next
+    if freq is not None and apart.min() > 1:
         raise DataError(f"{source}: no two timestamps are one --freq {freq} step apart (at least "
-                        f"{np.diff(positions).min()} steps): --freq is finer than the data; give the step "
+                        f"{apart.min()} steps): --freq is finer than the data; give the step "
                         "the timestamps follow")
-    widest = int(np.argmax(np.diff(positions)))
+    widest = int(np.argmax(apart))
     print(f"{source}: {len(grid) - len(time)} time steps of {step} are missing (the longest gap: "
-          f"{positions[widest + 1] - positions[widest] - 1} steps after {time[widest]}); "
-          "they are filled as missing values")
+          f"{apart[widest] - 1} steps after {time[widest]}); they are filled as missing values")
     return frame.set_axis(time).reindex(grid).reset_index(drop=True), grid
 
 
@@ -516,10 +515,11 @@ def check_labels(y: np.ndarray, *, min_per_class: int = 3) -> None:
     """One label per example, at least two classes, at least ``min_per_class`` of each."""
     if y.ndim != 1:
         raise DataError(f"labels have shape {y.shape}; expected one label per example")
-    if np.issubdtype(y.dtype, np.floating) and not (np.isfinite(y).all() and (y == np.round(y)).all()):
+    y = whole_numbers_as_int(y)  # "class 1", not "class 1.0"
+    if np.issubdtype(y.dtype, np.floating):  # what whole_numbers_as_int left as floats: fractions, NaN, inf
         raise DataError(f"labels have dtype {y.dtype} with non-integer values; expected one integer class id "
                         "(or one label string) per example")
-    classes, counts = np.unique(whole_numbers_as_int(y), return_counts=True)  # "class 1", not "class 1.0"
+    classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
         raise DataError(f"all labels are {classes[0]}: a classifier needs at least two classes; "
                         "check the label column or file")
@@ -540,8 +540,8 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, list[str]]:
 
 
 def whole_numbers_as_int(values: np.ndarray) -> np.ndarray:
-    """Float labels that are all whole numbers as int64, so that 1.0 is named "1"; any others as they are."""
-    if np.issubdtype(values.dtype, np.floating) and (values == np.round(values)).all():
+    """Float labels that are all finite whole numbers as int64, so that 1.0 is named "1"; any others as they are."""
+    if np.issubdtype(values.dtype, np.floating) and np.isfinite(values).all() and (values == np.round(values)).all():
         return values.astype(np.int64)
     return values
 
