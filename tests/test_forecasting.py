@@ -287,6 +287,9 @@ SERIES = "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(200))
     (SERIES, ["--freq", "D"], "no time column for --freq D"),
     ("date,a\n" + "".join(f"2020-01-01 {i % 24:02d}:{30 * (i // 24):02d},{i}\n" for i in range(48)), ["--freq", "h"],
      "24 of the 48 timestamps are not on a --freq h grid (the first: 2020-01-01 00:30:00)"),
+    # Refused before the grid is built: 47 hours of nanoseconds would need 1.2 PiB.
+    ("date,a\n" + "".join(f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00,{i}\n" for i in range(48)), ["--freq", "ns"],
+     "no two timestamps are one --freq ns step apart (at least 3600000000000 steps)"),
 ])
 def test_bad_input_is_a_one_line_error(content, options, message, tmp_path, capsys):
     from applications.forecasting import main

@@ -319,6 +319,14 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
     return Series(values, [str(c) for c in filled.columns], targets, source, time)
 
 
+def steps_from_start(time, step):
+    """Each timestamp's distance from the first in whole ``step`` (a fixed length), and whether it is whole."""
+    import pandas as pd
+
+    elapsed = time - time[0]
+    return np.asarray(elapsed // step), np.asarray(elapsed % step == pd.Timedelta(0))
+
+
 def regular_time_steps(frame, time, *, source: str, freq: str | None = None):
     """``frame`` and ``time`` with the time steps missing from a regular series put back as empty rows.
 
@@ -349,12 +357,22 @@ def regular_time_steps(frame, time, *, source: str, freq: str | None = None):
     if len(time) < 2:
         return frame, time
     if freq is not None:
-        grid = pd.date_range(time[0], time[-1], freq=freq)
-        off_grid = time[~time.isin(grid)]
+        offset = pd.tseries.frequencies.to_offset(freq)
+        if isinstance(offset, pd.offsets.Tick):  # a fixed length: placed by arithmetic, before any grid is built
+            position, on_grid = steps_from_start(time, pd.Timedelta(offset))
+        else:  # a calendar step (months, business days): the grid between the first and last timestamp is short
+            position = pd.date_range(time[0], time[-1], freq=freq).get_indexer(time)
+            on_grid = position >= 0
+        off_grid = time[~on_grid]
         if len(off_grid):
             raise DataError(f"{source}: {len(off_grid)} of the {len(time)} timestamps are not on a --freq {freq} grid "
                             f"(the first: {off_grid[0]}); give the frequency the timestamps follow, "
                             "or resample the data to it first")
+        apart = np.diff(position)  # grid steps from each timestamp to the next
+        if apart.min() > 1:  # checked before the grid is built: --freq ns on hourly data would not fit in memory
+            raise DataError(f"{source}: no two timestamps are one --freq {freq} step apart (at least "
+                            f"{apart.min()} steps): --freq is finer than the data; give the step "
+                            "the timestamps follow")
         step = f"--freq {freq}"
     else:
         if len(time) < 3:
@@ -364,27 +382,24 @@ def regular_time_steps(frame, time, *, source: str, freq: str | None = None):
             if pd.infer_freq(time) is not None:
                 return frame, time
         steps = pd.Series(time[1:] - time[:-1])
-        commonest = steps.mode().iloc[0]
-        grid = pd.date_range(time[0], time[-1], freq=commonest)
+        freq = steps.mode().iloc[0]  # the commonest step
 
         def span(delta):  # "01:00:00", "7 days", "1 days 12:00:00"
             return str(delta).removeprefix("0 days ").removesuffix(" 00:00:00")
 
-        if not time.isin(grid).all():
+        position, on_grid = steps_from_start(time, freq)
+        if not on_grid.all():
             print(f"{source}: the time steps are uneven ({span(steps.min())} to {span(steps.max())}), so rows "
                   "are taken as consecutive steps; give --freq (a pandas frequency such as MS, month starts) "
                   "if they follow a calendar")
             return frame, time
-        step = span(commonest)
-    if len(grid) == len(time):
+        apart = np.diff(position)
+        step = span(freq)
+    if position[-1] + 1 == len(time):
         return frame, time
-    apart = np.diff(grid.get_indexer(time))  # grid steps from each timestamp to the next
-    if freq is not None and apart.min() > 1:
-        raise DataError(f"{source}: no two timestamps are one --freq {freq} step apart (at least "
-                        f"{apart.min()} steps): --freq is finer than the data; give the step "
-                        "the timestamps follow")
+    grid = pd.date_range(time[0], periods=position[-1] + 1, freq=freq)
     widest = int(np.argmax(apart))
-    print(f"{source}: {len(grid) - len(time)} time steps of {step} are missing (the longest gap: "
+    print(f"{source}: {grid.size - len(time)} time steps of {step} are missing (the longest gap: "
           f"{apart[widest] - 1} steps after {time[widest]}); they are filled as missing values")
     return frame.set_axis(time).reindex(grid).reset_index(drop=True), grid
 
