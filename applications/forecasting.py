@@ -187,7 +187,7 @@ class Forecasting(Task):
 
     def add_arguments(self, parser):
         parser.add_argument("--data", help="a CSV/TSV time series (default: the Mauna Loa weekly CO2 series)")
-        parser.add_argument("--sep", help="column separator (default: tab for .tsv/.tab, else comma)")
+        parser.add_argument("--sep", help="column separator, '\\t' for a tab (default: tab for .tsv/.tab, else comma)")
         parser.add_argument("--time-column", help="orders the rows (default: a date/time/datetime/timestamp column)")
         parser.add_argument("--targets", type=column_list, help="columns to forecast, comma-separated "
                                                                 "(default: every numeric column)")

@@ -106,7 +106,7 @@ class Sentiment(ClassificationTask):
         parser.add_argument("--data", help="a CSV or TSV file with a text and a label column")
         parser.add_argument("--text-column", help="default: the first of text, review, sentence")
         parser.add_argument("--label-column", help="default: the first of label, sentiment, polarity, target")
-        parser.add_argument("--sep", help="column separator (default: tab for .tsv/.tab, else comma)")
+        parser.add_argument("--sep", help="column separator, '\\t' for a tab (default: tab for .tsv/.tab, else comma)")
         parser.add_argument("--test-fraction", type=cli.fraction, default=0.2)
         parser.add_argument("--validation-fraction", type=cli.fraction, default=0.1,
                             help="taken from what remains after the test part")

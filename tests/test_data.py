@@ -173,6 +173,17 @@ def test_public_data_without_tensorflow_datasets_says_so_and_uses_keras(monkeypa
     assert source == "MNIST via keras.datasets" and x.shape == (2, 28, 28)
 
 
+def test_read_table_names_the_separator_a_one_column_header_holds(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text("text\tlabel\ngreat\t1\nawful\t0\n")
+    with pytest.raises(data.DataError, match=r"one column, 'text\\tlabel', which looks '\\t'-separated: "
+                                             r"pass --sep '\\t'"):
+        data.read_table(path)
+    assert list(data.read_table(path, sep="\\t").columns) == ["text", "label"]  # --sep '\t' as typed in a shell
+    path.write_text("value\n1\n2\n")  # one column with no separator in its name is a table of one column
+    assert list(data.read_table(path).columns) == ["value"]
+
+
 def test_text_table_drops_unlabelled_rows_and_keeps_integer_labels(tmp_path, capsys):
     path = tmp_path / "reviews.csv"
     path.write_text('review,sentiment\n"great",1\n"awful",0\n"no label",\n"   ",1\n"fine",1\n')

@@ -273,6 +273,7 @@ SERIES = "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(200))
      "10 missing values in a row from row 50, more than --max-gap 5"),
     ("date,a\n" + "".join(f"2020-01-{1 + i // 2:02d},{i}\n" for i in range(20)), [],
      "the time column repeats 10 timestamps"),
+    (SERIES.replace(",", "|"), [], "which looks '|'-separated: pass --sep '|'"),
     (SERIES, ["--horizon", "300"], "too few for one window"),
     (SERIES, ["--lookback", "0"], "must be 1 or more"),
     (SERIES, ["--split", "0.7,0.2"], "three positive fractions"),

@@ -186,6 +186,7 @@ def test_cross_validation_folds_match_scikit_learn(tmp_path, monkeypatch):
     ("text,label\nnice,1\nbad,0\n", ["--label-column", "stars"], "no column 'stars'"),
     ("text,label\n" + "a film,pos\n" * 12, [], "all labels are pos"),
     ("text,label\n" + " ,pos\n ,neg\n" * 6, [], "every row has an empty 'text'"),
+    ("text;label\nnice;1\nbad;0\n", [], "one column, 'text;label', which looks ';'-separated: pass --sep ';'"),
 ])
 def test_bad_csv_is_a_one_line_error(content, options, message, tmp_path, capsys):
     from applications.sentiment import main

@@ -141,13 +141,17 @@ def load_path(path, labels_optional=False) -> tuple[np.ndarray, np.ndarray | Non
 # ---------------------------------------------------------------- tables (CSV/TSV)
 
 def read_table(path, sep: str | None = None):
-    """A CSV or TSV file as a pandas DataFrame; the separator from the extension unless ``sep`` is given."""
+    """A CSV or TSV file as a pandas DataFrame; the separator from the extension unless ``sep`` is given.
+
+    A header read as one column that holds another separator (``text;label``)
+    is an error naming ``--sep``, not a table of one column.
+    """
     import pandas as pd
 
     path = pathlib.Path(path)
     if not path.is_file():
         raise DataError(f"--data {path}: no such file")
-    sep = sep or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+    sep = {"\\t": "\t"}.get(sep, sep) or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")  # --sep '\t'
     try:
         frame = pd.read_csv(path, sep=sep)
     except pd.errors.EmptyDataError:
@@ -157,6 +161,12 @@ def read_table(path, sep: str | None = None):
                         "check the file or pass --sep") from None
     if frame.empty:
         raise DataError(f"{path} has a header ({', '.join(map(str, frame.columns))}) but no data rows")
+    header = str(frame.columns[0])
+    likely = next((other for other in (";", "\t", "|", ",") if other != sep and other in header), None)
+    if len(frame.columns) == 1 and likely:  # "text;label" read as one column
+        option = "\\t" if likely == "\t" else likely
+        raise DataError(f"{path} read as {sep!r}-separated text has one column, {header!r}, which looks "
+                        f"{likely!r}-separated: pass --sep '{option}'")
     return frame
 
 
