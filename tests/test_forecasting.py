@@ -159,6 +159,27 @@ def test_time_steps_missing_from_a_regular_series_become_gaps(capsys):
         in capsys.readouterr().out
 
 
+def test_time_column_formats_that_pandas_alone_would_refuse(capsys):
+    """Formats varying by row, and local time across a daylight-saving change, are read; ambiguity is an error."""
+    from applications.kit.data import DataError, series_from_frame
+
+    # Midnight written as a bare date, as spreadsheets do: pandas' one inferred format fails on the next row.
+    stamps = ["2020-01-01", "2020-01-01 01:00", "2020-01-01 02:00", "2020-01-01 03:00"]
+    series = series_from_frame(pd.DataFrame({"date": stamps, "a": [1.0, 2.0, 3.0, 5.0]}), source="t")
+    assert list(series.time) == list(pd.date_range("2020-01-01", periods=4, freq="h"))
+    # Paris on the night clocks go forward: 01:00+01:00 is followed by 03:00+02:00, one hour later.
+    local = ["2020-03-29T00:00:00+01:00", "2020-03-29T01:00:00+01:00", "2020-03-29T03:00:00+02:00",
+             "2020-03-29T04:00:00+02:00"]
+    series = series_from_frame(pd.DataFrame({"date": local, "a": [1.0, 2.0, 3.0, 5.0]}), source="t")
+    assert list(series.time) == list(pd.date_range("2020-03-28 23:00", periods=4, freq="h", tz="UTC"))
+    assert "t: the timestamps in 'date' carry different UTC offsets (a daylight-saving change?); they are read " \
+           "as UTC" in capsys.readouterr().out
+    # Some with an offset, some without: no instant can be assumed for the others.
+    with pytest.raises(DataError, match=r"^--time-column 'date' could not be read as dates \(unconverted data "
+                                        r"remains .*\); write them as ISO 8601 \(2020-01-31 13:00\)$"):
+        series_from_frame(pd.DataFrame({"date": ["2020-01-01T00:00:00", local[1]], "a": [1.0, 2.0]}), source="t")
+
+
 def test_freq_puts_a_calendar_series_on_its_grid(capsys):
     """--freq MS: months left out come back as missing values; timestamps off the grid are an error."""
     from applications.kit.data import DataError, series_from_frame

@@ -255,10 +255,7 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
         raise DataError(f"{source} has no time column for --freq {freq}: name it with --time-column")
     if time_column is not None:
         time_column = pick_column(frame, time_column, "--time-column", path=source)
-        try:
-            stamps = pd.to_datetime(frame[time_column])
-        except (ValueError, TypeError) as err:
-            raise DataError(f"--time-column {time_column!r} could not be read as dates ({err})") from None
+        stamps = parse_timestamps(frame[time_column], time_column, source=source)
         frame = frame.assign(**{time_column: stamps}).sort_values(time_column, kind="stable")
         frame, time = regular_time_steps(frame.drop(columns=time_column), pd.DatetimeIndex(frame[time_column]),
                                          source=source, freq=freq)
@@ -327,6 +324,36 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
     if not np.isfinite(values).all():
         raise DataError(f"{source} has infinite values; clean them first")
     return Series(values, [str(c) for c in filled.columns], targets, source, time)
+
+
+def parse_timestamps(values, column: str, *, source: str):
+    """A time column as timestamps (pandas), or a one-line error naming the column.
+
+    pandas infers one format from the first rows; formats that vary from row
+    to row (``2020-01-01``, then ``2020-01-01 01:00``) are read as ISO 8601.
+    Timestamps that all carry a UTC offset, not all the same one (local time
+    across a daylight-saving change), are instants: they are read as UTC,
+    which keeps their order and their spacing, and the run says so.
+    """
+    import pandas as pd
+
+    attempts = [{}, {"format": "ISO8601"}]
+    if values.astype(str).str.strip().str.contains(r"(?:[+-]\d\d:?\d\d|Z)$").all():
+        attempts += [{"utc": True}, {"format": "ISO8601", "utc": True}]
+    errors = []
+    for options in attempts:
+        try:
+            stamps = pd.to_datetime(values, **options)
+        except (ValueError, TypeError) as err:
+            errors.append(err)
+            continue
+        if options.get("utc"):
+            print(f"{source}: the timestamps in {column!r} carry different UTC offsets (a daylight-saving change?); "
+                  "they are read as UTC")
+        return stamps
+    reason = str(errors[0]).splitlines()[0].split(". You might want to try")[0]
+    raise DataError(f"--time-column {column!r} could not be read as dates ({reason}); "
+                    "write them as ISO 8601 (2020-01-31 13:00)")
 
 
 def steps_from_start(time, step):
