@@ -103,7 +103,12 @@ def test_space_file_narrows_and_a_nan_trial_is_recorded_as_failed(tmp_path, caps
     (["--output", "{tmp}/runs"], ["--output is not used by a sweep", "--directory"]),
     (["--cv", "3"], ["--cv is not used by a sweep", "validation split"]),
     # Values no trial could run with: one error before the first trial, not a failed trial each.
-    (["--fix", "batch_size=abc"], ["batch_size='abc' is invalid: expected an integer >= 1"]),
+    (["--fix", "batch_size=abc"], ["--fix batch_size='abc' is invalid: expected an integer such as 32"]),
+    # A value of another type than the space declares (these reached the trial: a traceback, a failed trial).
+    (["--fix", "augment=abc"], ["--fix augment='abc' is invalid: expected a number"]),
+    (["--fix", "learning_rate=True"], ["--fix learning_rate=True is invalid: expected a number"]),
+    (["--fix", "mlp.depth=2.0"], ["--fix mlp.depth=2.0 is invalid: expected an integer"]),
+    (["--space", "{tmp}/words.json"], ["--space: learning_rate: 'fast' is invalid: expected a number"]),
     (["--fix", "learning_rate=-1"], ["--learning-rate must be a positive number"]),
     (["--fix", "optimizer=bogus"], ["--optimizer 'bogus' is unknown"]),
     (["--space", "{tmp}/reversed.json"], ["--space: learning_rate: {'float': [0.1, 0.01]} is not a valid range",
@@ -113,6 +118,7 @@ def test_bad_sweep_options_are_one_line_errors(args, fragments, tmp_path, capsys
     from tuning.__main__ import main
 
     (tmp_path / "reversed.json").write_text('{"learning_rate": {"float": [0.1, 0.01]}}')
+    (tmp_path / "words.json").write_text('{"learning_rate": {"choice": [0.01, "fast"]}}')
 
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     code, _, err = run_in_process(main, "digits", "--source", "embedded", "--directory", tmp_path, *args,

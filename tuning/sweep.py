@@ -51,6 +51,37 @@ def objective_for(name: str) -> kt.Objective:
     return kt.Objective(name, "max" if maximise else "min")
 
 
+def check_type(kind: str, name: str, values, choices, *, source: str) -> None:
+    """``values`` given by ``source`` for ``name`` are of the type the space declares, or a one-line error.
+
+    An integer for ``hp.Int``, a number for ``hp.Float``; for ``hp.Choice``
+    the type its values share (a value outside them is allowed: ``--fix
+    model=resnet18``). Without this, ``--fix learning_rate=abc`` reached the
+    optimiser as a string, and ``learning_rate=True`` as the number 1.
+    """
+    def number(value):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    def integer(value):
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if kind == "Choice" and choices:
+        kinds = [("an integer", integer), ("a number", number), ("a name", lambda v: isinstance(v, str)),
+                 ("True or False", lambda v: isinstance(v, bool))]
+        wanted, fits = next(((w, f) for w, f in kinds if all(map(f, choices))), (None, None))
+        if wanted is None:
+            return
+        wanted += f" such as {choices[0]!r}"
+    elif kind in ("Int", "Float"):
+        wanted, fits = ("an integer", integer) if kind == "Int" else ("a number", number)
+    else:
+        return
+    for value in values:
+        if not fits(value):
+            where = f"--fix {name}={value!r}" if source == "--fix" else f"--space: {name}: {value!r}"
+            raise cli.UsageError(f"{where} is invalid: expected {wanted}")
+
+
 class Overrides:
     """The ``HyperParameters`` a space function sees, with the user's ``--fix`` and ``--space`` applied.
 
@@ -70,13 +101,17 @@ class Overrides:
 
     def _declare(self, kind, name, *args, **kwargs):
         self.seen.add(name)
+        choices = list(args[0] if args else kwargs.get("values", [])) if kind == "Choice" else None
         if name in self.fixed:
+            check_type(kind, name, [self.fixed[name]], choices, source="--fix")
             return self.hp.Fixed(name, self.fixed[name])
         spec = self.space.get(name)
         if spec is None:
             return getattr(self.hp, kind)(name, *args, **kwargs)
         if not isinstance(spec, dict) or len(set(spec) - {"log", "step"}) != 1:
             raise cli.UsageError(f"--space: {name}: expected one of choice / float / int / fixed, got {spec!r}")
+        given = spec["choice"] if "choice" in spec else [spec["fixed"]] if "fixed" in spec else []
+        check_type(kind, name, given if isinstance(given, list) else [], choices, source="--space")
         try:
             if "choice" in spec:
                 return self.hp.Choice(name, list(spec["choice"]))
