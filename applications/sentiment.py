@@ -213,6 +213,9 @@ def predict_main(argv) -> int:
                         help="a run folder (runs/sentiment/<stamp>) or an export (saved_models/sentiment/<version>)")
     parser.add_argument("--file", help="score each non-empty line of this file too")
     args = parser.parse_args(argv)
+    empty = [i for i, text in enumerate(args.texts, start=1) if not text.strip()]
+    if empty:  # training drops empty texts: a score for one would mean nothing
+        raise cli.UsageError(f"text {empty[0]} of {len(args.texts)} is empty; give each text to score as one argument")
     texts = list(args.texts)
     if args.file:
         try:

@@ -101,6 +101,8 @@ def test_predict_from_a_run_folder_and_from_an_export(bag_run, tmp_path, capsys)
         assert [line.split("\t")[0] for line in lines] == ["positive", "positive", "negative"]
     code, _, err = run_in_process(main, "predict", "--from", tmp_path, "x", capsys=capsys)
     assert code == 2 and "neither a run folder" in err
+    code, _, err = run_in_process(main, "predict", "--from", run_dir, "A fine film.", " ", capsys=capsys)
+    assert code == 2 and "text 2 of 2 is empty" in err  # was scored as if it were a review
 
 
 def test_html_and_punctuation_are_stripped():
