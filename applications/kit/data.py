@@ -338,7 +338,8 @@ def parse_timestamps(values, column: str, *, source: str):
     import pandas as pd
 
     attempts = [{}, {"format": "ISO8601"}]
-    if values.astype(str).str.strip().str.contains(r"(?:[+-]\d\d:?\d\d|Z)$").all():
+    with_offset = r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:[+-]\d\d:?\d\d|Z)$"  # 13:00+01:00, 13:00:00.5 -0500, 13:00Z
+    if values.astype(str).str.strip().str.contains(with_offset).all():
         attempts += [{"utc": True}, {"format": "ISO8601", "utc": True}]
     errors = []
     for options in attempts:
