@@ -337,12 +337,16 @@ def parse_timestamps(values, column: str, *, source: str):
     """
     import pandas as pd
 
-    attempts = [{}, {"format": "ISO8601"}]
-    with_offset = r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:[+-]\d\d:?\d\d|Z)$"  # 13:00+01:00, 13:00:00.5 -0500, 13:00Z
-    if values.astype(str).str.strip().str.contains(with_offset).all():
-        attempts += [{"utc": True}, {"format": "ISO8601", "utc": True}]
+    def attempts():  # pandas' own inference first; the offset check only reads the text if that fails
+        yield {}
+        yield {"format": "ISO8601"}
+        with_offset = r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:[+-]\d\d:?\d\d|Z)$"  # 13:00+01:00, 13:00:00.5 -0500, 13:00Z
+        if values.astype(str).str.strip().str.contains(with_offset).all():
+            yield {"utc": True}
+            yield {"format": "ISO8601", "utc": True}
+
     errors = []
-    for options in attempts:
+    for options in attempts():
         try:
             stamps = pd.to_datetime(values, **options)
         except (ValueError, TypeError) as err:
@@ -411,7 +415,7 @@ def regular_time_steps(frame, time, *, source: str, freq: str | None = None):
             raise DataError(f"{source}: no two timestamps are one --freq {freq} step apart (at least "
                             f"{apart.min()} steps): --freq is finer than the data; give the step "
                             "the timestamps follow")
-        step = f"--freq {freq}"
+        grid_step, step = freq, f"--freq {freq}"
     else:
         if len(time) < 3:
             return frame, time
@@ -420,22 +424,22 @@ def regular_time_steps(frame, time, *, source: str, freq: str | None = None):
             if pd.infer_freq(time) is not None:
                 return frame, time
         steps = pd.Series(time[1:] - time[:-1])
-        freq = steps.mode().iloc[0]  # the commonest step
+        commonest = steps.mode().iloc[0]
 
         def span(delta):  # "01:00:00", "7 days", "1 days 12:00:00"
             return str(delta).removeprefix("0 days ").removesuffix(" 00:00:00")
 
-        position, on_grid = steps_from_start(time, freq)
+        position, on_grid = steps_from_start(time, commonest)
         if not on_grid.all():
             print(f"{source}: the time steps are uneven ({span(steps.min())} to {span(steps.max())}), so rows "
                   "are taken as consecutive steps; give --freq (a pandas frequency such as MS, month starts) "
                   "if they follow a calendar")
             return frame, time
         apart = np.diff(position)
-        step = span(freq)
+        grid_step, step = commonest, span(commonest)
     if position[-1] + 1 == len(time):
         return frame, time
-    grid = pd.date_range(time[0], periods=position[-1] + 1, freq=freq)
+    grid = pd.date_range(time[0], periods=position[-1] + 1, freq=grid_step)
     widest = int(np.argmax(apart))
     print(f"{source}: {grid.size - len(time)} time steps of {step} are missing (the longest gap: "
           f"{apart[widest] - 1} steps after {time[widest]}); they are filled as missing values")
