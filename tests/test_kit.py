@@ -294,6 +294,25 @@ def test_train_leaves_the_callers_warning_filters_as_they_were(tmp_path):
     assert not [w for w in caught if "ran out of data" in str(w.message)]  # Keras' length probe stays quiet
 
 
+@pytest.mark.parametrize("monitor, mode, message", [
+    ("val_acc", "max", r"monitor='val_acc' is not a logged value: this model logs loss, val_loss; monitor one of"),
+    ("val_loss", "minimum", r"mode='minimum' is invalid: expected 'min', 'max' or 'auto'"),
+])
+def test_a_monitor_that_is_not_logged_is_an_error_not_a_warning(monitor, mode, message, tmp_path):
+    """Keras' callbacks only warn about a missing monitor and train on without them: a typo must fail."""
+    from applications.kit import training
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    rng = np.random.default_rng(0)
+    pipeline = data.TrainingPipeline(rng.normal(size=(40, 4)).astype("float32"), rng.normal(size=40), batch_size=8,
+                                     seed=0)
+    validation = pipeline.dataset.take(1)
+    with pytest.raises(ValueError, match=message):
+        training.train(model, pipeline, validation, epochs=3, run_dir=tmp_path, backup_dir=tmp_path / "backup",
+                       loss="mse", monitor=monitor, mode=mode, verbose=0, log=lambda *_: None)
+    assert not (tmp_path / "backup").exists()  # it stopped before the first backup
+
+
 @pytest.mark.parametrize("flags, gpus, warned", [
     ("avx512f avx512_bf16", [], True),  # this machine: float16 is emulated
     ("avx512f avx512_fp16 amx_fp16", [], False),

@@ -37,6 +37,25 @@ class LearningRateLog(keras.callbacks.Callback):
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
+class MonitorCheck(keras.callbacks.Callback):
+    """Fail at the first epoch's end when ``monitor`` is not among the logged values.
+
+    Keras' callbacks only warn about a monitor they cannot find, then train on
+    with no early stopping, no plateau and no best checkpoint: a typo such as
+    ``val_acc`` for ``val_accuracy`` would quietly turn all three off. Put it
+    before the callbacks that read ``monitor``.
+    """
+
+    def __init__(self, monitor: str):
+        super().__init__()
+        self.monitor = monitor
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.monitor not in logs:
+            raise ValueError(f"monitor={self.monitor!r} is not a logged value: this model logs "
+                             f"{', '.join(sorted(logs))}; monitor one of them")
+
+
 class ExactBackup(keras.callbacks.Callback):
     """Back up everything a resumed run needs at each epoch's end; restore it when training begins.
 

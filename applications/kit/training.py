@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import keras
 import pandas as pd
 
-from applications.kit.callbacks import ExactBackup, standard_callbacks
+from applications.kit.callbacks import ExactBackup, MonitorCheck, standard_callbacks
 from applications.kit.data import TrainingPipeline
 from applications.kit.optimisation import OptimiserSettings, PlateauWarmup, make_optimizer
 
@@ -99,7 +99,8 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
             (its order depends only on seed and epoch, which exact resume needs).
         validation_data: a dataset, or ``None`` (then the training loss is monitored).
         monitor, mode: the logged value the plateau, early stopping and the best
-            checkpoint watch (default ``val_loss``, or ``loss`` without validation).
+            checkpoint watch (default ``val_loss``, or ``loss`` without validation);
+            one the model does not log is a ``ValueError`` at the first epoch's end.
         optimiser: ``OptimiserSettings`` (optimiser, rate, schedule, warm-up, clipping).
     Returns:
         ``TrainResult``: the whole run's history (read back from ``history.csv``,
@@ -123,6 +124,8 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
     if monitor.startswith("val_") and validation_data is None:
         raise ValueError(f"monitor={monitor!r} needs validation data; pass validation_data or "
                          f"monitor {monitor[4:]!r}")
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode={mode!r} is invalid: expected 'min', 'max' or 'auto'")
     if mode == "auto" and monitor.endswith("loss"):
         mode = "min"  # Keras cannot guess it for names such as g_loss or d_loss
     if not model.compiled:
@@ -132,7 +135,8 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
     warmup_steps = round(optimiser.warmup_epochs * steps_per_epoch)
     if optimiser.schedule == "plateau" and warmup_steps:
         extra.append(PlateauWarmup(optimiser.learning_rate, warmup_steps))
-    callbacks = list(callbacks) + standard_callbacks(
+    # MonitorCheck first: it must fail before the callbacks that read the monitor only warn.
+    callbacks = [MonitorCheck(monitor), *callbacks] + standard_callbacks(
         run_dir, backup_dir, monitor=monitor, mode=mode, patience=patience,
         reduce_lr=optimiser.schedule == "plateau", extra=extra, tensorboard=tensorboard)
     resumed_from = backed_up_epoch(backup_dir)
