@@ -111,6 +111,18 @@ def test_training_pipeline_order_depends_only_on_seed_and_epoch():
     assert order(data.TrainingPipeline(x, batch_size=6, seed=4), 4) != order(first, 4)
 
 
+@pytest.mark.parametrize("x, y, batch_size, message", [
+    (np.zeros((10, 3)), np.zeros(9), 4, "x has 10 examples but y has 9 labels"),   # was an error inside tf.gather
+    (np.zeros((10, 3)), np.zeros(11), 4, "x has 10 examples but y has 11 labels"),  # was silently ignored
+    (np.zeros((0, 3)), None, 4, "there are no training examples"),
+    (np.zeros((10, 3)), None, 0, "batch_size=0 is invalid: expected an integer >= 1"),
+    (np.zeros((10, 3)), None, 2.5, "batch_size=2.5 is invalid"),
+])
+def test_training_pipeline_refuses_arrays_it_cannot_batch(x, y, batch_size, message):
+    with pytest.raises(ValueError, match=message):
+        data.TrainingPipeline(x, y, batch_size=batch_size, seed=0)
+
+
 def test_class_names_use_the_sources_names_only_for_exactly_its_ids():
     from applications.kit.data import class_names
 

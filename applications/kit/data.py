@@ -700,6 +700,12 @@ class TrainingPipeline:
         import keras
         import tensorflow as tf
 
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r} is invalid: expected an integer >= 1")
+        if len(x) == 0:
+            raise DataError("there are no training examples")
+        if y is not None and len(y) != len(x):
+            raise DataError(f"x has {len(x)} examples but y has {len(y)} labels: expected one label per example")
         if drop_remainder and len(x) < batch_size:
             raise DataError(f"{len(x)} training examples make no full batch of {batch_size}: "
                              "use a smaller --batch-size")
