@@ -125,6 +125,24 @@ def test_python_m_zoo_is_quiet_does_not_import_applications_and_prints_the_readm
     assert in_readme == result.stdout.strip(), "README's builder table is stale: run `make zoo-table`"
 
 
+@pytest.mark.parametrize("readme, message", [
+    ("missing.md", "missing.md: cannot read it (No such file or directory)"),
+    (".", "cannot read it (Is a directory)"),
+    ("plain.md", "has no <!-- zoo-table:start --> ... <!-- zoo-table:end --> markers: add them"),
+])
+def test_python_m_zoo_readme_it_cannot_rewrite_is_a_usage_error_before_any_model_is_built(
+        readme, message, tmp_path, monkeypatch, capsys):
+    import zoo.__main__ as zoo_main
+
+    (tmp_path / "plain.md").write_text("# a README without the table's markers\n")
+    monkeypatch.setattr(zoo_main, "table", lambda: pytest.fail("built the table before checking --readme"))
+    monkeypatch.setattr(sys, "argv", ["zoo", "--readme", str(tmp_path / readme)])
+    with pytest.raises(SystemExit) as exit_:
+        zoo_main.main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and "Traceback" not in err, err
+
+
 def test_importing_packages_has_no_side_effects():
     script = ("import os, sys; import zoo, applications, applications.kit; "
               "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'heavy import'; "

@@ -40,15 +40,22 @@ def main():
                                      description="Table of the zoo's builders, from the registry.")
     parser.add_argument("--readme", type=pathlib.Path, help="rewrite the table in this file")
     args = parser.parse_args()
-    text = table()
     if args.readme is None:
-        print(text)
+        print(table())
         return
-    readme = args.readme.read_text()
+    # The file is checked before the table is built (that builds every model: seconds).
+    try:
+        readme = args.readme.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        parser.error(f"--readme {args.readme}: cannot read it ({getattr(error, 'strerror', None) or error})")
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
     if not pattern.search(readme):
-        raise SystemExit(f"{args.readme} has no {START} ... {END} markers")
-    args.readme.write_text(pattern.sub(lambda _: f"{START}\n{text}\n{END}", readme))
+        parser.error(f"--readme {args.readme} has no {START} ... {END} markers: add them where the table goes")
+    text = table()
+    try:
+        args.readme.write_text(pattern.sub(lambda _: f"{START}\n{text}\n{END}", readme))
+    except OSError as error:
+        parser.error(f"--readme {args.readme}: cannot write it ({error.strerror})")
     print(f"Rewrote the builder table in {args.readme} ({len(zoo.names())} builders)")
 
 
