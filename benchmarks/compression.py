@@ -21,9 +21,10 @@ JPEG files; the linear autoencoder within 1 % of PCA.
 
 from __future__ import annotations
 
-from zoo.startup import quiet_tensorflow
+if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
+    from zoo.startup import quiet_tensorflow
 
-quiet_tensorflow()
+    quiet_tensorflow()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -40,11 +41,13 @@ MODELS = {"conv": [], "dense": [], "linear": ["--learning-rate", "3e-3"]}
 
 
 def main(argv=None):
+    from applications.kit.cli import positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DATA))
-    parser.add_argument("--latent", type=int, nargs="*", default=[8, 16, 32, 64],
+    parser.add_argument("--latent", type=positive_int, nargs="*", default=[8, 16, 32, 64],
                         help="code sizes of the convolutional autoencoder (dense and linear: 16 and 32)")
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=positive_int, default=60)
     parser.add_argument("--plot-only", action="store_true",
                         help="redraw the figures and the table from benchmarks/results/compression.json")
     args = parser.parse_args(argv)
@@ -58,16 +61,16 @@ def main(argv=None):
 
     from applications import compression
     from applications.kit import images
+    from benchmarks import run_application
 
     runs = [("conv", k) for k in args.latent] + [(m, k) for m in ("dense", "linear") for k in (16, 32)]
     results = {}
     with tempfile.TemporaryDirectory() as work:
         for model, latent in runs:
             out = pathlib.Path(work) / f"{model}_{latent}"
-            code = compression.main(["train", "--data", args.data, "--model", model, "--latent-dim", str(latent),
-                                     "--epochs", str(args.epochs), "--verbose", "0", "--precision", "float32", "--output", str(out),
-                                     *MODELS[model]])
-            assert code == 0, (model, latent)
+            run_application(compression.main, [
+                "train", "--data", args.data, "--model", model, "--latent-dim", str(latent), "--epochs",
+                str(args.epochs), "--verbose", "0", "--precision", "float32", "--output", str(out), *MODELS[model]])
             run_dir = next((out / "compression").glob("2*"))
             metrics = json.loads((run_dir / "metrics.json").read_text())
             results[f"{model}_{latent}"] = {"model": model, "latent_dim": latent, "epochs": metrics["epochs_run"],

@@ -278,9 +278,12 @@ def matmul_gflops(n=4096, dtype="float32", rounds=5, repeats=4) -> list[float]:
 
 
 def main(argv=None):
+    from applications.kit.cli import positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs", type=int, default=9, help="interleaved timed pairs for (b), after a warm-up")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--pairs", type=positive_int, default=9,
+                        help="interleaved timed pairs for (b), after a warm-up")
+    parser.add_argument("--batch-size", type=positive_int, default=128)
     parser.add_argument("--skip-apps", action="store_true", help="skip (a): only (b), (c) and (d)")
     args = parser.parse_args(argv)
     if not MNIST.is_dir():

@@ -17,9 +17,10 @@ windows. Early stopping watches the validation part only. Writes
 
 from __future__ import annotations
 
-from zoo.startup import quiet_tensorflow
+if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
+    from zoo.startup import quiet_tensorflow
 
-quiet_tensorflow()
+    quiet_tensorflow()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -42,11 +43,13 @@ PUBLISHED = {96: "DLinear 0.386 / 0.400; PatchTST 0.414 / 0.419 (iTransformer pa
 
 
 def main(argv=None):
+    from applications.kit.cli import positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DATA))
-    parser.add_argument("--lookback", type=int, default=96)
-    parser.add_argument("--horizon", type=int, default=96)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--lookback", type=positive_int, default=96)
+    parser.add_argument("--horizon", type=positive_int, default=96)
+    parser.add_argument("--epochs", type=positive_int, default=10)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     args = parser.parse_args(argv)
@@ -54,6 +57,7 @@ def main(argv=None):
         raise SystemExit(f"{args.data} is missing: pass --data ETTh1.csv")
 
     from applications import forecasting
+    from benchmarks import run_application
 
     rows, baselines = {}, None
     with tempfile.TemporaryDirectory() as work:
@@ -63,9 +67,10 @@ def main(argv=None):
             options = MODELS.get(name, ["--model", name])
             output = pathlib.Path(work, name.replace(" ", "_"))
             started = time.perf_counter()
-            forecasting.main(["--data", str(csv), "--split", "0.6,0.2,0.2", "--lookback", str(args.lookback),
-                              "--horizon", str(args.horizon), "--epochs", str(args.epochs), "--batch-size", "32",
-                              "--seed", str(args.seed), "--output", str(output), "--verbose", "0", *options])
+            run_application(forecasting.main, [
+                "--data", str(csv), "--split", "0.6,0.2,0.2", "--lookback", str(args.lookback), "--horizon",
+                str(args.horizon), "--epochs", str(args.epochs), "--batch-size", "32", "--seed", str(args.seed),
+                "--output", str(output), "--verbose", "0", *options])
             metrics = json.loads(next(output.glob("forecast/2*/metrics.json")).read_text())
             rows[name] = {"mse": metrics["test_mse"], "mae": metrics["test_mae"], "mase": metrics["test_mase"],
                           "epochs": metrics["epochs_run"], "seconds": round(time.perf_counter() - started, 1),

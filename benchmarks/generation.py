@@ -21,9 +21,10 @@ uniform coverage; the conditional GAN's samples classified as the asked class
 
 from __future__ import annotations
 
-from zoo.startup import quiet_tensorflow
+if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
+    from zoo.startup import quiet_tensorflow
 
-quiet_tensorflow()
+    quiet_tensorflow()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -43,6 +44,8 @@ MODELS = {
 
 
 def main(argv=None):
+    from applications.kit.cli import positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--models", nargs="*", default=["dcgan", "wgan_gp", "conditional dcgan", "vae"],
@@ -50,14 +53,15 @@ def main(argv=None):
     parser.add_argument("--run", action="append", default=[], metavar="MODEL=FOLDER",
                         help="use this finished training run of MODEL (same data, epochs and seed) instead of "
                              "training it again")
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--classifier-epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=positive_int, default=50)
+    parser.add_argument("--classifier-epochs", type=positive_int, default=10)
     parser.add_argument("--output", default=str(ROOT / "runs" / "benchmark-generation"))
     args = parser.parse_args(argv)
     if not pathlib.Path(args.data).exists():
         raise SystemExit(f"{args.data} is missing: pass --data with MNIST's IDX files")
 
     from applications import generation
+    from benchmarks import run_application
 
     run_dirs = {}
     for name, folder in (item.split("=", 1) for item in args.run):
@@ -72,16 +76,14 @@ def main(argv=None):
         if name in run_dirs:
             continue
         before = set((pathlib.Path(args.output) / "generation").glob("2*"))
-        code = generation.main(["train", "--data", args.data, *MODELS[name], "--epochs", str(args.epochs),
-                                "--classifier-epochs", str(args.classifier_epochs), "--verbose", "0",
-                                "--output", args.output])
-        assert code == 0, name
+        run_application(generation.main, ["train", "--data", args.data, *MODELS[name], "--epochs", str(args.epochs),
+                                           "--classifier-epochs", str(args.classifier_epochs), "--verbose", "0",
+                                           "--output", args.output])
         (run_dirs[name],) = set((pathlib.Path(args.output) / "generation").glob("2*")) - before
         print(f"{name}: {run_dirs[name]}", flush=True)
     first, *others = args.models
-    code = generation.main(["evaluate", "--from", str(run_dirs[first]),
-                            "--compare", *[str(run_dirs[name]) for name in others]])
-    assert code == 0
+    run_application(generation.main, ["evaluate", "--from", str(run_dirs[first]),
+                                       "--compare", *[str(run_dirs[name]) for name in others]])
     quality = json.loads((run_dirs[first] / "evaluation" / "quality.json").read_text())
     names = {generation_key(quality, run_dirs, name): name for name in args.models}
     table = {names.get(key, key): row for key, row in quality.items()}

@@ -15,9 +15,10 @@ Writes ``benchmarks/results/sentiment.json`` and prints a Markdown table.
 
 from __future__ import annotations
 
-from zoo.startup import quiet_tensorflow
+if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
+    from zoo.startup import quiet_tensorflow
 
-quiet_tensorflow()
+    quiet_tensorflow()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -62,22 +63,27 @@ def baselines(texts, ids, folds, seed) -> dict[str, list[float]]:
 
 def keras_scores(model, extra, data, folds, seed, epochs) -> tuple[list[float], float]:
     from applications import sentiment
+    from benchmarks import run_application
 
     with tempfile.TemporaryDirectory() as output:
         started = time.perf_counter()
-        sentiment.main(["--data", str(data), "--model", model, "--cv", str(folds), "--seed", str(seed),
-                        "--epochs", str(epochs), "--output", output, "--verbose", "0", *extra])
+        run_application(sentiment.main, ["--data", str(data), "--model", model, "--cv", str(folds), "--seed",
+                                         str(seed), "--epochs", str(epochs), "--output", output, "--verbose", "0",
+                                         *extra])
         seconds = time.perf_counter() - started
         table = pd.read_csv(next(pathlib.Path(output, "sentiment").glob("*/cv_folds.csv")))
     return table["test_accuracy"].tolist(), seconds
 
 
 def main(argv=None):
+    from applications.kit.cli import folds, positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DATA))
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--folds", type=folds, default=5)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--epochs", type=int, default=20, help="most epochs per fold (early stopping ends sooner)")
+    parser.add_argument("--epochs", type=positive_int, default=20,
+                        help="most epochs per fold (early stopping ends sooner)")
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     args = parser.parse_args(argv)
     if not pathlib.Path(args.data).exists():

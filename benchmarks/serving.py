@@ -23,9 +23,10 @@ the digits signature under 1 ms at batch 1. Writes
 
 from __future__ import annotations
 
-from zoo.startup import quiet_tensorflow
+if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
+    from zoo.startup import quiet_tensorflow
 
-quiet_tensorflow()
+    quiet_tensorflow()
 
 import json  # noqa: E402
 import pathlib  # noqa: E402
@@ -71,7 +72,10 @@ def to_onnx(export, work):
         return None, f"converts but onnxruntime refuses it ({str(err).splitlines()[0][-160:]})"
 
 
-def main():
+def main(argv=None):
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)  # --help
     import keras
     import tensorflow as tf
 

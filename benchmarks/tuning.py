@@ -17,9 +17,10 @@ Writes ``benchmarks/results/tuning.json`` and prints a Markdown table.
 
 from __future__ import annotations
 
-from zoo.startup import quiet_tensorflow
+if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
+    from zoo.startup import quiet_tensorflow
 
-quiet_tensorflow()
+    quiet_tensorflow()
 
 import json  # noqa: E402
 import os  # noqa: E402
@@ -44,7 +45,10 @@ def python(*args, cwd):
     return time.perf_counter() - started
 
 
-def main():
+def main(argv=None):
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)  # --help
     with tempfile.TemporaryDirectory() as work:
         work = pathlib.Path(work)
         seconds = python("-m", "tuning", *README_SWEEP, "--directory", str(work / "sweeps"), cwd=work)

@@ -129,10 +129,12 @@ def save_grid(images, path, title, columns=10):
 
 
 def main(argv=None):
+    from applications.kit.cli import positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--vae-epochs", type=int, default=300)
-    parser.add_argument("--gan-epochs", type=int, default=100)
-    parser.add_argument("--linear-epochs", type=int, default=150)
+    parser.add_argument("--vae-epochs", type=positive_int, default=300)
+    parser.add_argument("--gan-epochs", type=positive_int, default=100)
+    parser.add_argument("--linear-epochs", type=positive_int, default=150)
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
 

@@ -1,0 +1,56 @@
+"""The benchmark scripts' own command lines (their figures come from running them, not from tests)."""
+
+import pytest
+
+
+def test_a_benchmark_stops_at_the_applications_one_line_error(tmp_path, capsys):
+    """An unknown --models name was the app's error, then a StopIteration traceback looking for its metrics."""
+    from benchmarks import forecasting
+
+    csv = tmp_path / "series.csv"
+    csv.write_text("date,a,b\n" + "".join(f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00,{i},{-i}\n" for i in range(72)))
+    with pytest.raises(SystemExit, match="the benchmark stopped: the application exited with code 2 on .*--model typo"):
+        forecasting.main(["--data", str(csv), "--models", "typo"])
+    err = capsys.readouterr().err
+    assert "benchmark: error: --model typo is not offered by forecast; use one of: lstm" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("module, option", [("digits", "--pairs"), ("zoo", "--vae-epochs"), ("forecasting", "--epochs"),
+                                            ("sentiment", "--epochs"), ("compression", "--epochs"),
+                                            ("generation", "--epochs")])
+def test_benchmark_counts_must_be_positive(module, option, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(f"benchmarks.{module}").main([option, "0"])
+    assert exit_.value.code == 2
+    assert f"argument {option}: must be 1 or more, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["compression", "digits", "forecasting", "generation", "sentiment", "serving",
+                                    "tuning", "zoo"])
+def test_benchmark_help_prints_usage_without_running_it(module, capsys):
+    """The tuning and serving benchmarks had no options: --help started a sweep of several minutes."""
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(f"benchmarks.{module}").main(["--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("usage:")
+
+
+def test_importing_a_benchmark_does_not_quiet_tensorflow():
+    """Only entry points quiet TensorFlow; six benchmark modules did it on import."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    modules = ", ".join(f"benchmarks.{name}" for name in ("compression", "digits", "forecasting", "generation",
+                                                           "sentiment", "serving", "tuning", "zoo"))
+    script = ("import sys, zoo.startup; zoo.startup.quiet_tensorflow = lambda: sys.exit('quieted on import'); "
+              f"import {modules}")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-2000:]
