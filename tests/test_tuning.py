@@ -95,6 +95,13 @@ def test_space_file_narrows_and_a_nan_trial_is_recorded_as_failed(tmp_path, caps
     (["--fix", "mlp.widht=3"], ["mlp.widht is not a hyperparameter", "mlp.width"]),
     (["--fix", "model=lstm"], ["--model lstm is not offered by digits"]),
     (["--role", "worker"], ["--oracle-address"]),
+    # Distributed mode: each of these was a traceback, or an option silently ignored by a local sweep.
+    (["--role", "chief", "--oracle-address", "10.0.0.1:99999"], ["expected HOST:PORT with a port in 1..65535"]),
+    (["--role", "worker", "--oracle-address", "abc"], ["--oracle-address abc: expected HOST:PORT"]),
+    (["--oracle-address", "127.0.0.1:8000"], ["--oracle-address is for a distributed sweep", "--role chief"]),
+    (["--tuner-id", "gpu-3"], ["--tuner-id names a worker: pass it with --role worker"]),
+    (["--role", "chief", "--oracle-address", "192.0.2.1:8000"],  # TEST-NET: no machine's address
+     ["the chief cannot listen on --oracle-address 192.0.2.1:8000", "an address of this machine"]),
     (["--max-trials", "0"], ["--max-trials", "must be 1 or more"]),
     (["--trials", "2"], ["kerazoo-tune digits: error: unrecognized arguments: --trials 2"]),
     # Application options the sweep decides itself would be ignored: each is refused, naming the sweep's own.

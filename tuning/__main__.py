@@ -77,7 +77,22 @@ def parse(argv):
     args, rest = parser.parse_known_args(argv)
     if args.role and not args.oracle_address:
         raise cli.UsageError("--role needs --oracle-address HOST:PORT (the chief's address)")
+    if args.oracle_address and not args.role:
+        raise cli.UsageError("--oracle-address is for a distributed sweep: pass --role chief or --role worker too")
+    if args.tuner_id and args.role != "worker":
+        raise cli.UsageError("--tuner-id names a worker: pass it with --role worker (the chief's id is 'chief')")
+    if args.oracle_address:
+        oracle_address(args.oracle_address)  # checked now, before the data is loaded
     return args, rest
+
+
+def oracle_address(text: str) -> tuple[str, str]:
+    """``HOST:PORT`` -> (host, port); a port outside 1..65535 or no host is a one-line error."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise cli.UsageError(f"--oracle-address {text}: expected HOST:PORT with a port in 1..65535, "
+                             "e.g. 10.0.0.1:8000")
+    return host, port
 
 
 # Application options that a sweep decides itself: given anyway, they would be silently ignored.
@@ -122,9 +137,7 @@ def distribution_environment(args) -> dict:
     """The variables KerasTuner's distributed mode reads, from --role / --oracle-address."""
     if not args.role:
         return {}
-    host, _, port = args.oracle_address.rpartition(":")
-    if not host or not port.isdigit():
-        raise cli.UsageError(f"--oracle-address {args.oracle_address}: expected HOST:PORT, e.g. 10.0.0.1:8000")
+    host, port = oracle_address(args.oracle_address)
     tuner_id = "chief" if args.role == "chief" else (args.tuner_id or f"worker-{socket.gethostname()}-{os.getpid()}")
     return {"KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host, "KERASTUNER_ORACLE_PORT": port}
 
@@ -199,10 +212,18 @@ def main(argv=None) -> int:
         # What each trial's own process needs to rebuild the application and the space.
         tuner.command = {"app": args.app, "argv": rest, "fixed": dict(args.fix), "space": overrides,
                          "objective": objective, "cpu_devices": args.cpu_devices}
+        if args.role == "worker":
+            print(f"Worker {os.environ['KERASTUNER_TUNER_ID']}: asking the chief at {args.oracle_address} for trials "
+                  "(waits until the chief answers)", flush=True)
         try:
             tuner.search(epochs=args.max_epochs, tensorboard=args.tensorboard_hparams)
         except kt.errors.FatalError as err:
             raise cli.UsageError(str(err).splitlines()[0]) from None
+        except RuntimeError as err:  # grpc, when the chief's oracle cannot listen there
+            if not str(err).startswith("Failed to bind to address"):
+                raise
+            raise cli.UsageError(f"the chief cannot listen on --oracle-address {args.oracle_address}: give an "
+                                 "address of this machine (or 0.0.0.0) and a port no other program uses") from None
         if args.role == "worker":
             print(f"Worker {os.environ['KERASTUNER_TUNER_ID']}: no more trials")
             return 0
