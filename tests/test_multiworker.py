@@ -113,20 +113,23 @@ def test_every_application_trains_on_two_workers(tmp_path, module, app, args):
     assert_same_weights(run_folder(tmp_path, app), run_folder(tmp_path / "worker-1", app))
 
 
-@pytest.mark.parametrize("tf_config, fragment", [
-    (None, "needs TF_CONFIG"),
-    ("{not json", "TF_CONFIG is not a cluster description"),
-    ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}}', "task worker 3 is not"),
-    ('{"cluster": {"worker": ["nohost"]}, "task": {"type": "worker", "index": 0}}', "HOST:PORT"),
+@pytest.mark.parametrize("strategy, tf_config, fragment", [
+    ("multiworker", None, "needs TF_CONFIG"),
+    ("multiworker", "{not json", "TF_CONFIG is not a cluster description"),
+    ("multiworker", '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}}',
+     "task worker 3 is not"),
+    ("multiworker", '{"cluster": {"worker": ["nohost"]}, "task": {"type": "worker", "index": 0}}', "HOST:PORT"),
+    ("mirrored", "", "TF_CONFIG='' is not JSON: --strategy mirrored (one machine) needs no TF_CONFIG; unset it"),
 ])
-def test_a_missing_or_wrong_tf_config_is_a_one_line_error(tf_config, fragment, monkeypatch, capsys, tmp_path):
+def test_a_missing_or_wrong_tf_config_is_a_one_line_error(strategy, tf_config, fragment, monkeypatch, capsys,
+                                                          tmp_path):
     from applications import digits
 
     if tf_config is None:
         monkeypatch.delenv("TF_CONFIG", raising=False)
     else:
         monkeypatch.setenv("TF_CONFIG", tf_config)
-    code, _, err = run_in_process(digits.main, "--source", "embedded", "--strategy", "multiworker",
+    code, _, err = run_in_process(digits.main, "--source", "embedded", "--strategy", strategy,
                                   "--output", tmp_path, capsys=capsys)
     assert_one_line_error(code, err, fragment)
 

@@ -83,6 +83,12 @@ def make_strategy(name: str):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
+        if "TF_CONFIG" in os.environ:  # MirroredStrategy reads it too, and fails on what is not JSON
+            try:
+                json.loads(os.environ["TF_CONFIG"])
+            except ValueError:
+                raise UsageError(f"TF_CONFIG={os.environ['TF_CONFIG']!r} is not JSON: --strategy mirrored (one "
+                                 "machine) needs no TF_CONFIG; unset it") from None
         configure_gpus()
         return tf.distribute.MirroredStrategy()
     cluster()  # a clear error before TensorFlow reads TF_CONFIG
