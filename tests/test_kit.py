@@ -260,6 +260,22 @@ def test_a_kill_at_any_point_of_a_backup_leaves_one_that_restores_exactly(tmp_pa
             np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored), saved)
 
 
+def test_a_batch_smaller_than_the_replicas_is_a_one_line_error(tmp_path):
+    import argparse
+
+    from applications.kit import run
+
+    class EightReplicas:
+        num_replicas_in_sync = 8
+
+    prepared = run.Prepared(train=(np.zeros((64, 4), "float32"), np.zeros(64)), validation=None, test=None,
+                            source="zeros")
+    args = argparse.Namespace(batch_size=4, seed=0)
+    with pytest.raises(UsageError, match="--batch-size 4 is smaller than the 8 replicas it is split over: "
+                                         "use --batch-size 8 or more"):
+        run.fit(run.Task(), args, prepared, None, tmp_path, tmp_path / "backup", strategy=EightReplicas())
+
+
 def test_a_backup_that_does_not_fit_the_model_is_a_one_line_error(tmp_path):
     from applications.kit.callbacks import ExactBackup
 

@@ -251,9 +251,14 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
     strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
     x_train, y_train = prepared.train
-    # Several workers must take as many steps each: without the last partial batch there.
+    if args.batch_size < replicas:
+        raise cli.UsageError(f"--batch-size {args.batch_size} is smaller than the {replicas} replicas it is split "
+                             f"over: use --batch-size {replicas} or more")
+    # Without the last partial batch where there are several replicas: several workers must take as
+    # many steps each, and a replica whose slice of a short batch is empty fails in oneDNN's fused
+    # convolutions on a CPU (TensorFlow 2.21: "input depth must be evenly divisible by filter depth").
     train_data = data.TrainingPipeline(x_train, y_train, batch_size=args.batch_size, seed=args.seed,
-                                       drop_remainder=distribute.is_multiworker(strategy))
+                                       drop_remainder=replicas > 1)
     steps = train_data.steps_per_epoch
     validation_data = None
     if prepared.validation is not None:
