@@ -418,7 +418,7 @@ def sample_main(argv) -> int:
     parser = cli.ArgumentParser(prog="kerazoo-generate sample", description="Generate images with a trained model.")
     parser.add_argument("--from", dest="run", required=True, help="a generation run folder")
     parser.add_argument("--count", type=cli.positive_int, default=64)
-    parser.add_argument("--seed", type=cli.non_negative_int, default=0)
+    parser.add_argument("--seed", type=cli.seed, default=0)
     parser.add_argument("--label", type=cli.non_negative_int, help="the class to draw (conditional models)")
     parser.add_argument("--output", required=True, help="a folder: one PNG per image, a grid.png and samples.npz")
     args = parser.parse_args(argv)

@@ -51,6 +51,7 @@ def bad_inputs(tmp_path):
     (["--model", "mlp_regressor"], ["not offered by digits"]),
     (["--epochs", "-3"], ["--epochs", "must be 1 or more"]),
     (["--seed", "-1"], ["--seed", "must be 0 or more"]),
+    (["--seed", "99999999999999"], ["--seed", "must be at most 2**32 - 1"]),  # was NumPy's ValueError
     (["--source", "embedded", "--test-fraction", "0.001"], ["--test-fraction 0.001", "at least one per class"]),
     (["--source", "embedded", "--schedule", "cosine", "--learning-rate", "-0.1"], ["--learning-rate"]),
     (["--source", "embedded", "--epochs", "2", "--warmup-epochs", "3"], ["--warmup-epochs", "no training"]),

@@ -106,6 +106,19 @@ def test_unwritable_output_is_one_line(tmp_path, capsys):
     assert code == 2 and "--output" in err and "not writable" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("export_dir, message", [
+    ("file", "--export-dir {tmp}/file is a file: choose a folder"),
+    ("file/exports", "--export-dir {tmp}/file/exports cannot be a folder of exports (Not a directory"),
+])
+def test_an_export_dir_that_cannot_be_one_is_refused_before_training(export_dir, message, tmp_path, capsys):
+    """It was a NotADirectoryError traceback after the whole training run."""
+    (tmp_path / "file").write_text("not a folder")
+    code, _, err = run_in_process(main_for(Wine()), "--export", "--export-dir", tmp_path / export_dir,
+                                  "--output", tmp_path / "runs", capsys=capsys)
+    assert code == 2 and message.format(tmp=tmp_path) in err and "Traceback" not in err, err
+    assert not (tmp_path / "runs").exists()  # nothing was trained
+
+
 # ------------------------------------------------- optimisers and schedules
 
 @pytest.mark.parametrize("settings, message", [

@@ -43,6 +43,14 @@ def non_negative_int(text: str) -> int:
     return _whole_number(text, 0)
 
 
+def seed(text: str) -> int:
+    """A random seed: what NumPy and TensorFlow accept, 0 to 2**32 - 1."""
+    value = _whole_number(text, 0)
+    if value > 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"must be at most 2**32 - 1 = {2**32 - 1}, got {value}")
+    return value
+
+
 def folds(text: str) -> int:
     """A number of cross-validation folds: 2 or more."""
     return _whole_number(text, 2)
@@ -105,7 +113,7 @@ def add_common_options(parser: argparse.ArgumentParser, app: str, *, epochs: int
     group.add_argument("--clip-value", type=number, help="clip each gradient element to +-this")
     group.add_argument("--weight-decay", type=number, default=0.0,
                        help="decoupled weight decay (AdamW with --optimizer adamw) (default: 0)")
-    group.add_argument("--seed", type=non_negative_int, default=42, help="(default: 42)")
+    group.add_argument("--seed", type=seed, default=42, help="(default: 42)")
     group.add_argument("--precision", choices=PRECISIONS, default="auto",
                        help="dtype policy; auto: mixed_float16 on GPU, mixed_bfloat16 on CPUs with native "
                             "bfloat16, else float32 (mixed_float16 on a CPU without float16 warns: emulated, slow)")

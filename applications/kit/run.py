@@ -301,6 +301,8 @@ def run(task: Task, argv=None) -> int:
         if not distribute.is_chief(config):  # the chief writes the run folder and the export
             args.output = str(pathlib.Path(args.output) / distribute.worker_name(config))
             args.export = False
+    if args.export:  # not after training: the export folder must be one we can write
+        check_export_dir(args.export_dir)
     strategy = distribute.make_strategy(args.strategy)  # before TensorFlow runs anything (multi-worker)
     training.seed_everything(args.seed, args.deterministic)
     precision = training.configure_precision(args.precision)
@@ -342,6 +344,17 @@ def run(task: Task, argv=None) -> int:
         export(task, model, prepared, args, metrics, precision)
     print(f"Wrote {run_dir}")
     return 0
+
+
+def check_export_dir(path) -> None:
+    """Make the export root (``--export-dir``) now, or fail in one line: a file there, no permission."""
+    if pathlib.Path(path).exists() and not pathlib.Path(path).is_dir():
+        raise cli.UsageError(f"--export-dir {path} is a file: choose a folder")
+    try:
+        pathlib.Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise cli.UsageError(f"--export-dir {path} cannot be a folder of exports ({err.strerror}: {err.filename}); "
+                             "choose another folder") from None
 
 
 def export(task: Task, model, prepared: Prepared, args, metrics: dict, precision: str) -> list[pathlib.Path]:
