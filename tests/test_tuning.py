@@ -109,6 +109,9 @@ def test_space_file_narrows_and_a_nan_trial_is_recorded_as_failed(tmp_path, caps
     (["--epo=3"], ["--epochs is not used by a sweep"]),  # argparse's abbreviations too
     (["--output", "{tmp}/runs"], ["--output is not used by a sweep", "--directory"]),
     (["--cv", "3"], ["--cv is not used by a sweep", "validation split"]),
+    (["--export-dir", "{tmp}/exports"], ["--export-dir is where --export-best exports: pass --export-best too"]),
+    # A file as the export folder: refused before the sweep (was a traceback after it).
+    (["--export-best", "--export-dir", "{tmp}/words.json"], ["words.json is a file: choose a folder"]),
     # Values no trial could run with: one error before the first trial, not a failed trial each.
     (["--fix", "batch_size=abc"], ["--fix batch_size='abc' is invalid: expected an integer such as 32"]),
     # A value of another type than the space declares (these reached the trial: a traceback, a failed trial).

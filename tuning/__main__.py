@@ -182,6 +182,10 @@ def main(argv=None) -> int:
 
     app_args = run.parse_args(task, rest, prog=f"kerazoo-tune {args.app}")
     refuse_options_the_sweep_decides(task, app_args, prog=f"kerazoo-tune {args.app}")
+    if args.export_best:
+        run.check_export_dir(app_args.export_dir)  # now, not after the sweep
+    elif app_args.export_dir != run.parse_args(task, [], prog=args.app).export_dir:
+        raise cli.UsageError("--export-dir is where --export-best exports: pass --export-best too")
     training.seed_everything(app_args.seed, app_args.deterministic)
     training.configure_precision(app_args.precision)
     prepared = task.load(app_args)
