@@ -455,8 +455,12 @@ def load_run(path) -> tuple[keras.Model, dict]:
 
 
 def read_images(path, image_shape) -> np.ndarray:
-    """Images to encode from ``path`` (any kit image source), checked against the model's image shape."""
-    x = images.load_images(path, resize=tuple(image_shape[:2])).x
+    """Images to encode from ``path`` (any kit image source), at the model's image size, and its channels."""
+    size = tuple(image_shape[:2])
+    x = images.load_images(path, resize=size, resize_arrays=False).x  # (image files are resized as read)
+    if x.shape[1:3] != size:
+        print(f"Resizing the images from {x.shape[1]}x{x.shape[2]} to the model's {size[0]}x{size[1]}")
+        x = images.resize_images(x, size)
     if x.shape[-1] != image_shape[-1]:
         raise data.DataError(f"{path} holds {'colour' if x.shape[-1] == 3 else 'grey'} images; this model "
                              f"takes {image_shape[-1]}-channel images")

@@ -106,6 +106,15 @@ def test_encode_then_decode_keeps_shape_dtype_and_quality(trained, tmp_path, cap
     np.testing.assert_array_equal(png, decoded[3, ..., 0])
 
 
+def test_encoding_images_of_another_size_says_it_resizes_them(trained, tmp_path, capsys):
+    _, run_dir = trained
+    np.savez(tmp_path / "large.npz", x=np.kron(load_embedded().x[:5], np.ones((2, 2), np.uint8)))  # 16x16
+    code, out, err = run_in_process(compression.main, "encode", "--from", run_dir, "--data", tmp_path / "large.npz",
+                                    "--output", tmp_path / "codes.kzc", capsys=capsys)
+    assert code == 0, err
+    assert "Resizing the images from 16x16 to the model's 8x8" in out  # was silent
+
+
 @pytest.mark.slow  # a fresh process per app: digits' and sentiment's exports are in the quick tier
 def test_exported_encoder_and_decoder_answer_in_a_fresh_process(trained):
     work, _ = trained
