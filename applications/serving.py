@@ -86,8 +86,11 @@ def check_export(path, *, use_cli=True, host="localhost:8501") -> Report:
 
     path = pathlib.Path(path)
     if not (path / "saved_model.pb").exists():
-        raise cli.UsageError(f"{path} is not a SavedModel version folder (no saved_model.pb); give "
-                             "saved_models/<model>/<version>")
+        from applications.kit.export import existing_versions
+
+        versions = existing_versions(path)  # the model's folder, one level up from a version
+        hint = f"its latest version is {path / str(versions[-1])}" if versions else "give saved_models/<model>/<version>"
+        raise cli.UsageError(f"{path} is not a SavedModel version folder (no saved_model.pb); {hint}")
     if not (path / "metadata.json").exists():
         raise cli.UsageError(f"{path} has no metadata.json; export it with an application's --export")
     metadata = json.loads((path / "metadata.json").read_text())

@@ -80,3 +80,7 @@ def test_the_check_refuses_a_folder_that_is_not_an_export(tmp_path, capsys):
 
     code, _, err = run_in_process(main, "check", tmp_path, capsys=capsys)
     assert code == 2 and "not a SavedModel version folder" in err
+    for version in ("1", "2", "10"):  # the model's folder instead of a version's: name the latest version
+        (tmp_path / version).mkdir()
+    code, _, err = run_in_process(main, "check", tmp_path, capsys=capsys)
+    assert code == 2 and f"its latest version is {tmp_path / '10'}" in err, err
