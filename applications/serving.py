@@ -89,7 +89,8 @@ def check_export(path, *, use_cli=True, host="localhost:8501") -> Report:
         from applications.kit.export import existing_versions
 
         versions = existing_versions(path)  # the model's folder, one level up from a version
-        hint = f"its latest version is {path / str(versions[-1])}" if versions else "give saved_models/<model>/<version>"
+        hint = (f"its latest version is {path / str(versions[-1])}" if versions
+                else "give saved_models/<model>/<version>")
         raise cli.UsageError(f"{path} is not a SavedModel version folder (no saved_model.pb); {hint}")
     if not (path / "metadata.json").exists():
         raise cli.UsageError(f"{path} has no metadata.json; export it with an application's --export")
