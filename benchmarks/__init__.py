@@ -13,3 +13,16 @@ def run_application(main, argv: list[str]) -> None:
     code = cli.run(main, argv, prog="benchmark")
     if code:
         raise SystemExit(f"the benchmark stopped: the application exited with code {code} on {' '.join(argv)}")
+
+
+def check_models(parser, task, names, own=()) -> None:
+    """``--models`` names that are neither the benchmark's ``own`` labels nor offered by ``task``: a usage error now,
+    before minutes of baselines or other models."""
+    from applications.kit import cli, run
+
+    for name in names:
+        if name not in own:
+            try:
+                run.offered_model(task, name)
+            except cli.UsageError as err:
+                parser.error(f"--models: {err}")

@@ -53,6 +53,10 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     args = parser.parse_args(argv)
+    from applications.forecasting import Forecasting
+    from benchmarks import check_models
+
+    check_models(parser, Forecasting(), args.models, own=MODELS)
     if not pathlib.Path(args.data).exists():
         raise SystemExit(f"{args.data} is missing: pass --data ETTh1.csv")
 

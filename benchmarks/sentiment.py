@@ -86,6 +86,10 @@ def main(argv=None):
                         help="most epochs per fold (early stopping ends sooner)")
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     args = parser.parse_args(argv)
+    from applications.sentiment import Sentiment
+    from benchmarks import check_models
+
+    check_models(parser, Sentiment(), args.models)
     if not pathlib.Path(args.data).exists():
         raise SystemExit(f"{args.data} is missing: pass --data a CSV with review and sentiment columns")
 

@@ -4,16 +4,28 @@ import pytest
 
 
 def test_a_benchmark_stops_at_the_applications_one_line_error(tmp_path, capsys):
-    """An unknown --models name was the app's error, then a StopIteration traceback looking for its metrics."""
+    """The app's error (here: too few rows for one window) was followed by a StopIteration traceback from the
+    benchmark looking for the metrics.json that run did not write."""
     from benchmarks import forecasting
 
     csv = tmp_path / "series.csv"
     csv.write_text("date,a,b\n" + "".join(f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00,{i},{-i}\n" for i in range(72)))
-    with pytest.raises(SystemExit, match="the benchmark stopped: the application exited with code 2 on .*--model typo"):
-        forecasting.main(["--data", str(csv), "--models", "typo"])
+    with pytest.raises(SystemExit, match="the benchmark stopped: the application exited with code 2 on .*--lookback"):
+        forecasting.main(["--data", str(csv), "--models", "dlinear"])
     err = capsys.readouterr().err
-    assert "benchmark: error: --model typo is not offered by forecast; use one of: lstm" in err
+    assert "benchmark: error: the train part has 43 rows, too few for one window" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("module", ["forecasting", "sentiment"])
+def test_a_models_name_the_application_does_not_offer_is_refused_first(module, capsys):
+    """It was refused by the application after the other models (or minutes of baselines) had run."""
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(f"benchmarks.{module}").main(["--models", "lstm", "typo"])
+    assert exit_.value.code == 2
+    assert "--models: --model typo is not offered by" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("module, option", [("digits", "--pairs"), ("zoo", "--vae-epochs"), ("forecasting", "--epochs"),
