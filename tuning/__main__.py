@@ -103,14 +103,19 @@ SWEEP_DECIDES = {
 }
 
 
-def refuse_options_the_sweep_decides(task, app_args, *, prog) -> None:
-    """A one-line error for an application option (``--epochs 3``) that the sweep would not use."""
+def refuse_options_the_sweep_decides(task, app_args, *, prog, export_best: bool) -> None:
+    """A one-line error for an application option (``--epochs 3``) that the sweep would not use.
+
+    ``--export-dir`` is used only by ``--export-best``.
+    """
     from applications.kit import run
 
     defaults = run.parse_args(task, [], prog=prog)
     for name, instead in SWEEP_DECIDES.items():
         if getattr(app_args, name, None) != getattr(defaults, name, None):
             raise cli.UsageError(f"--{name.replace('_', '-')} is not used by a sweep: {instead}")
+    if not export_best and app_args.export_dir != defaults.export_dir:
+        raise cli.UsageError("--export-dir is where --export-best exports: pass --export-best too")
 
 
 def read_space(path) -> dict:
@@ -181,11 +186,9 @@ def main(argv=None) -> int:
     from tuning import sweep
 
     app_args = run.parse_args(task, rest, prog=f"kerazoo-tune {args.app}")
-    refuse_options_the_sweep_decides(task, app_args, prog=f"kerazoo-tune {args.app}")
+    refuse_options_the_sweep_decides(task, app_args, prog=f"kerazoo-tune {args.app}", export_best=args.export_best)
     if args.export_best:
         run.check_export_dir(app_args.export_dir)  # now, not after the sweep
-    elif app_args.export_dir != run.parse_args(task, [], prog=args.app).export_dir:
-        raise cli.UsageError("--export-dir is where --export-best exports: pass --export-best too")
     training.seed_everything(app_args.seed, app_args.deterministic)
     training.configure_precision(app_args.precision)
     prepared = task.load(app_args)

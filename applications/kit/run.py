@@ -348,10 +348,11 @@ def run(task: Task, argv=None) -> int:
 
 def check_export_dir(path) -> None:
     """Make the export root (``--export-dir``) now, or fail in one line: a file there, no permission."""
-    if pathlib.Path(path).exists() and not pathlib.Path(path).is_dir():
+    path = pathlib.Path(path)
+    if path.exists() and not path.is_dir():
         raise cli.UsageError(f"--export-dir {path} is a file: choose a folder")
     try:
-        pathlib.Path(path).mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise cli.UsageError(f"--export-dir {path} cannot be a folder of exports ({err.strerror}: {err.filename}); "
                              "choose another folder") from None
