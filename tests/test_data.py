@@ -165,6 +165,38 @@ def test_public_data_offline_says_why_each_source_failed(monkeypatch):
     assert "keras.datasets: URL fetch failure" in message and "Please make sure" not in message
 
 
+def keras_announcing_a_download(then):
+    """keras.datasets as it behaves: it prints "Downloading data from ..." before it fetches, then ``then()``."""
+    def load():
+        print("Downloading data from https://storage.googleapis.com/x.npz")
+        return then()
+    return load
+
+
+def test_public_data_offline_does_not_announce_a_download(monkeypatch, capsys):
+    fake_tfds_load(monkeypatch, on_download=lambda: pytest.fail("downloaded while offline"))
+    monkeypatch.setattr(data, "internet_reachable", lambda: False)
+    with pytest.raises(data.DataUnavailable) as error:
+        data.load_public("MNIST", "mnist", keras_announcing_a_download(keras_offline))
+    assert error.value.offline
+    assert "Downloading data from" not in capsys.readouterr().out
+    cached = data.load_public("MNIST", "mnist", lambda: (print("read from the cache"), (np.zeros(2), np.zeros(2)))[1])
+    assert cached[2] == "MNIST via keras.datasets"
+    assert capsys.readouterr().out == "read from the cache\n"  # what a load that worked printed is shown
+
+
+def test_public_data_online_shows_the_download_as_it_happens(monkeypatch, capsys):
+    def broken():
+        raise OSError("No space left on device")
+
+    fake_tfds_load(monkeypatch, on_download=broken)
+    monkeypatch.setattr(data, "internet_reachable", lambda: True)
+    with pytest.raises(data.DataUnavailable) as error:
+        data.load_public("MNIST", "mnist", keras_announcing_a_download(keras_offline))
+    assert not error.value.offline
+    assert "Downloading data from" in capsys.readouterr().out  # online, its progress is not held back
+
+
 def test_public_data_names_a_failed_download(monkeypatch):
     def disk_full():
         raise OSError("No space left on device")

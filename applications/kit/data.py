@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import logging
 import pathlib
 import socket
+import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -483,7 +485,14 @@ def internet_reachable(host="storage.googleapis.com", port=443, timeout=2.0) -> 
 
 
 class DataUnavailable(Exception):
-    """A public data set that could not be loaded; the message says why (offline, not installed, ...)."""
+    """A public data set that could not be loaded; the message says why (offline, not installed, ...).
+
+    ``offline`` is true when the reason is that the internet is unreachable.
+    """
+
+    def __init__(self, message: str, *, offline: bool = False):
+        super().__init__(message)
+        self.offline = offline
 
 
 def load_tfds(name: str, split: str = "train+test") -> tuple[np.ndarray, np.ndarray]:
@@ -509,7 +518,7 @@ def load_tfds(name: str, split: str = "train+test") -> tuple[np.ndarray, np.ndar
     except Exception as err:  # not prepared: AssertionError or DatasetNotFoundError, depending on the version
         not_prepared = str(err).split(". ")[0]
     if not internet_reachable():
-        raise DataUnavailable(f"tensorflow-datasets: {not_prepared}, and the internet is unreachable")
+        raise DataUnavailable(f"tensorflow-datasets: {not_prepared}, and the internet is unreachable", offline=True)
     try:
         return load(download=True)
     except Exception as err:  # the download or its preparation failed, for any of many reasons
@@ -539,13 +548,19 @@ def load_public(name: str, tfds_name: str, keras_load) -> tuple[np.ndarray, np.n
         x, y = load_tfds(tfds_name)
         return x, y, f"{name} via tensorflow-datasets"
     except DataUnavailable as err:
-        reasons = [str(err)]
+        reasons, offline = [str(err)], err.offline
+    # Offline, keras.datasets prints "Downloading data from https://..." before it fails, which reads as
+    # if a download were under way: hold its output back then, and show it only if it loaded (a cached copy).
+    held = io.StringIO()
     try:
-        x, y = keras_load()
-        return x, y, f"{name} via keras.datasets"
+        with contextlib.redirect_stdout(held) if offline else contextlib.nullcontext():
+            x, y = keras_load()
     except Exception as err:  # keras raises a bare Exception for a failed download
         reasons.append(f"keras.datasets: {err}")
-    raise DataUnavailable(f"no copy of {name} is cached or downloadable ({'; '.join(reasons)})")
+    else:
+        sys.stdout.write(held.getvalue())
+        return x, y, f"{name} via keras.datasets"
+    raise DataUnavailable(f"no copy of {name} is cached or downloadable ({'; '.join(reasons)})", offline=offline)
 
 
 # ------------------------------------------------------------------ validation
