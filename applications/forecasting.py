@@ -6,7 +6,7 @@
         --features DEWP,TEMP,PRES,cbwd,Iws --max-gap 48 --export
 
 Data: ``--data`` a CSV/TSV read with pandas (``--time-column`` orders the
-rows; ``--targets`` are forecast; ``--features`` are read, default every
+rows, ``--dayfirst`` for dates such as 13/01/2020; ``--targets`` are forecast; ``--features`` are read, default every
 numeric column is both; ``--categorical`` columns are one-hot encoded; time
 steps missing from the grid, the commonest step or ``--freq``, become gaps;
 gaps are forward-filled up to ``--max-gap`` steps); else the weekly Mauna Loa
@@ -102,7 +102,7 @@ def load_series(args) -> data.Series:
     if args.data:
         return data.load_series(args.data, sep=args.sep, time_column=args.time_column, targets=args.targets,
                                 features=args.features, categorical=args.categorical, max_gap=args.max_gap,
-                                freq=args.freq)
+                                freq=args.freq, dayfirst=args.dayfirst)
     return load_co2(args.max_gap, args.freq)
 
 
@@ -189,6 +189,9 @@ class Forecasting(Task):
         parser.add_argument("--data", help="a CSV/TSV time series (default: the Mauna Loa weekly CO2 series)")
         parser.add_argument("--sep", help="column separator, '\\t' for a tab (default: tab for .tsv/.tab, else comma)")
         parser.add_argument("--time-column", help="orders the rows (default: a date/time/datetime/timestamp column)")
+        parser.add_argument("--dayfirst", action="store_true",
+                            help="the dates are day/month/year (13/01/2020, 01.02.2020); ISO 8601 dates are "
+                                 "read as year-month-day either way")
         parser.add_argument("--targets", type=column_list, help="columns to forecast, comma-separated "
                                                                 "(default: every numeric column)")
         parser.add_argument("--features", type=column_list,

@@ -180,6 +180,35 @@ def test_time_column_formats_that_pandas_alone_would_refuse(capsys):
         series_from_frame(pd.DataFrame({"date": ["2020-01-01T00:00:00", local[1]], "a": [1.0, 2.0]}), source="t")
 
 
+def test_dayfirst_reads_day_month_year_dates_and_keeps_iso_dates(capsys, recwarn):
+    """--dayfirst: 01/02/2020 is 1 February; without it a day-first file gets a hint, not pandas' advice."""
+    from applications.kit.data import DataError, series_from_frame
+
+    def times(stamps, **options):
+        frame = pd.DataFrame({"date": stamps, "a": np.arange(float(len(stamps)))})
+        return list(series_from_frame(frame, source="t", **options).time)
+
+    monthly = ["01/01/2020", "01/02/2020", "01/03/2020", "01/04/2020"]  # every day <= 12: pandas reads them as days
+    assert times(monthly, dayfirst=True) == list(pd.date_range("2020-01-01", periods=4, freq="MS"))
+    assert times(monthly) == list(pd.date_range("2020-01-01", periods=4, freq="D"))  # month first, as pandas does
+    dotted = ["31.01.2020 22:00", "31.01.2020 23:00", "01.02.2020 00:00", "01.02.2020 01:00"]
+    assert times(dotted, dayfirst=True) == list(pd.date_range("2020-01-31 22:00", periods=4, freq="h"))
+    iso = ["2020-01-02", "2020-01-03", "2020-01-04", "2020-01-05"]  # pandas' dayfirst alone read 2020-01-02 as 1 Feb
+    assert times(iso, dayfirst=True) == list(pd.date_range("2020-01-02", periods=4, freq="D"))
+    # The first date is ambiguous, so pandas takes month/day/year and fails on 13/01: the error names --dayfirst.
+    with pytest.raises(DataError, match=r"write them as ISO 8601 \(2020-01-31 13:00\) \(or pass --dayfirst if they "
+                                        r"are day/month/year\)$"):
+        times(["12/01/2020", "13/01/2020", "14/01/2020"])
+    assert times(["12/01/2020", "13/01/2020", "14/01/2020"], dayfirst=True) == list(
+        pd.date_range("2020-01-12", periods=3, freq="D"))
+    # A first date that can only be day first: pandas reads it so and warns "pass dayfirst=True"; we say it once.
+    capsys.readouterr()
+    assert times(["13/01/2020", "14/01/2020"]) == list(pd.date_range("2020-01-13", periods=2, freq="D"))
+    assert capsys.readouterr().out == ("t: the dates in 'date' are read as day/month/year, as their first, "
+                                       "'13/01/2020', can only be; pass --dayfirst to say so\n")
+    assert not [w for w in recwarn if "dayfirst" in str(w.message)]
+
+
 def test_freq_puts_a_calendar_series_on_its_grid(capsys):
     """--freq MS: months left out come back as missing values; timestamps off the grid are an error."""
     from applications.kit.data import DataError, series_from_frame
@@ -312,6 +341,13 @@ SERIES = "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(200))
     # Refused before the grid is built: 47 hours of nanoseconds would need 1.2 PiB.
     ("date,a\n" + "".join(f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00,{i}\n" for i in range(48)), ["--freq", "ns"],
      "no two timestamps are one --freq ns step apart (at least 3600000000000 steps)"),
+    # Day-first dates whose first day is <= 12: pandas takes month/day and fails on the 13th; the error says --dayfirst.
+    ("date,a\n" + "".join(f"{12 + i // 24}/01/2020 {i % 24:02d}:00,{i}\n" for i in range(48)), [],
+     "could not be read as dates (time data \"13/01/2020 00:00\" doesn't match format \"%m/%d/%Y %H:%M\"); write "
+     "them as ISO 8601 (2020-01-31 13:00) (or pass --dayfirst if they are day/month/year)"),
+    # With --dayfirst they are read (the next check, --freq's, is reached).
+    ("date,a\n" + "".join(f"{12 + i // 24}/01/2020 {i % 24:02d}:00,{i}\n" for i in range(48)),
+     ["--dayfirst", "--freq", "ns"], "no two timestamps are one --freq ns step apart"),
 ])
 def test_bad_input_is_a_one_line_error(content, options, message, tmp_path, capsys):
     from applications.forecasting import main

@@ -228,11 +228,11 @@ class Series:
 
 
 def series_from_frame(frame, *, source: str, time_column=None, targets=None, features=None, categorical=(),
-                      max_gap: int = 24, freq: str | None = None) -> Series:
+                      max_gap: int = 24, freq: str | None = None, dayfirst: bool = False) -> Series:
     """Select, encode and gap-fill the columns of ``frame`` for forecasting.
 
     - ``time_column`` (or the first of date/time/datetime/timestamp) orders the
-      rows and is not a feature;
+      rows and is not a feature; ``dayfirst`` reads 01/02/2020 as 1 February;
     - ``targets``: the columns forecast (default: every numeric column);
       ``features``: the columns read (default: every numeric column); the
       inputs are the targets, then the other features;
@@ -257,7 +257,7 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
         raise DataError(f"{source} has no time column for --freq {freq}: name it with --time-column")
     if time_column is not None:
         time_column = pick_column(frame, time_column, "--time-column", path=source)
-        stamps = parse_timestamps(frame[time_column], time_column, source=source)
+        stamps = parse_timestamps(frame[time_column], time_column, source=source, dayfirst=dayfirst)
         frame = frame.assign(**{time_column: stamps}).sort_values(time_column, kind="stable")
         frame, time = regular_time_steps(frame.drop(columns=time_column), pd.DatetimeIndex(frame[time_column]),
                                          source=source, freq=freq)
@@ -328,7 +328,7 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
     return Series(values, [str(c) for c in filled.columns], targets, source, time)
 
 
-def parse_timestamps(values, column: str, *, source: str):
+def parse_timestamps(values, column: str, *, source: str, dayfirst: bool = False):
     """A time column as timestamps (pandas), or a one-line error naming the column.
 
     pandas infers one format from the first rows; formats that vary from row
@@ -336,31 +336,49 @@ def parse_timestamps(values, column: str, *, source: str):
     Timestamps that all carry a UTC offset, not all the same one (local time
     across a daylight-saving change), are instants: they are read as UTC,
     which keeps their order and their spacing, and the run says so.
+    ``dayfirst`` reads day/month/year dates (``13/01/2020``, ``01.02.2020``);
+    ISO 8601 dates stay year-month-day with it (pandas alone would read
+    ``2020-01-02`` as 1 February).
     """
     import pandas as pd
 
     def attempts():  # pandas' own inference first; the offset check only reads the text if that fails
-        yield {}
-        yield {"format": "ISO8601"}
+        if dayfirst:
+            yield {"format": "ISO8601"}
+            yield {"dayfirst": True}
+        else:
+            yield {}
+            yield {"format": "ISO8601"}
         with_offset = r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:[+-]\d\d:?\d\d|Z)$"  # 13:00+01:00, 13:00:00.5 -0500, 13:00Z
         if values.astype(str).str.strip().str.contains(with_offset).all():
-            yield {"utc": True}
+            yield {"utc": True, "dayfirst": dayfirst}
             yield {"format": "ISO8601", "utc": True}
 
     errors = []
     for options in attempts():
         try:
-            stamps = pd.to_datetime(values, **options)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                stamps = pd.to_datetime(values, **options)
         except (ValueError, TypeError) as err:
             errors.append(err)
             continue
+        for warning in caught:
+            if "when dayfirst=False" in str(warning.message):  # its advice is for Python callers: say it our way
+                print(f"{source}: the dates in {column!r} are read as day/month/year, as their first, "
+                      f"{values.iloc[0]!r}, can only be; pass --dayfirst to say so")
+            else:
+                warnings.warn(warning.message, warning.category, stacklevel=2)
         if options.get("utc"):
             print(f"{source}: the timestamps in {column!r} carry different UTC offsets (a daylight-saving change?); "
                   "they are read as UTC")
         return stamps
-    reason = str(errors[0]).splitlines()[0].split(". You might want to try")[0]
+    first_guess = errors[1 if dayfirst and len(errors) > 1 else 0]  # with dayfirst, the ISO 8601 try comes first
+    reason = str(first_guess).splitlines()[0].split(". You might want to try")[0]
+    day_month = values.astype(str).str.strip().str.match(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b").all()
+    hint = " (or pass --dayfirst if they are day/month/year)" if day_month and not dayfirst else ""
     raise DataError(f"--time-column {column!r} could not be read as dates ({reason}); "
-                    "write them as ISO 8601 (2020-01-31 13:00)")
+                    f"write them as ISO 8601 (2020-01-31 13:00){hint}")
 
 
 def steps_from_start(time, step):
