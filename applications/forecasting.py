@@ -6,11 +6,12 @@
         --features DEWP,TEMP,PRES,cbwd,Iws --max-gap 48 --export
 
 Data: ``--data`` a CSV/TSV read with pandas (``--time-column`` orders the
-rows, ``--dayfirst`` for dates such as 13/01/2020; ``--targets`` are forecast; ``--features`` are read, default every
-numeric column is both; ``--categorical`` columns are one-hot encoded; time
-steps missing from the grid, the commonest step or ``--freq``, become gaps;
-gaps are forward-filled up to ``--max-gap`` steps); else the weekly Mauna Loa
-CO2 series that ships with statsmodels.
+rows, ``--dayfirst`` for dates such as 13/01/2020; ``--targets`` are
+forecast; ``--features`` are read, default every numeric column is both;
+``--categorical`` columns are one-hot encoded; time steps missing from the
+grid, the commonest step or ``--freq``, become gaps; gaps are forward-filled
+up to ``--max-gap`` steps); else the weekly Mauna Loa CO2 series that ships
+with statsmodels.
 
 The rows are split by time (``--split 0.7,0.1,0.2``); each column is
 standardised with the training rows' mean and standard deviation only. A

@@ -309,6 +309,7 @@ def _csv(tmp_path, text):
 
 
 SERIES = "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(200))
+DAY_FIRST = "date,a\n" + "".join(f"{12 + i // 24}/01/2020 {i % 24:02d}:00,{i}\n" for i in range(48))  # 12-13 Jan
 
 
 @pytest.mark.parametrize("content, options, message", [
@@ -342,12 +343,11 @@ SERIES = "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(200))
     ("date,a\n" + "".join(f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00,{i}\n" for i in range(48)), ["--freq", "ns"],
      "no two timestamps are one --freq ns step apart (at least 3600000000000 steps)"),
     # Day-first dates whose first day is <= 12: pandas takes month/day and fails on the 13th; the error says --dayfirst.
-    ("date,a\n" + "".join(f"{12 + i // 24}/01/2020 {i % 24:02d}:00,{i}\n" for i in range(48)), [],
+    (DAY_FIRST, [],
      "could not be read as dates (time data \"13/01/2020 00:00\" doesn't match format \"%m/%d/%Y %H:%M\"); write "
      "them as ISO 8601 (2020-01-31 13:00) (or pass --dayfirst if they are day/month/year)"),
     # With --dayfirst they are read (the next check, --freq's, is reached).
-    ("date,a\n" + "".join(f"{12 + i // 24}/01/2020 {i % 24:02d}:00,{i}\n" for i in range(48)),
-     ["--dayfirst", "--freq", "ns"], "no two timestamps are one --freq ns step apart"),
+    (DAY_FIRST, ["--dayfirst", "--freq", "ns"], "no two timestamps are one --freq ns step apart"),
 ])
 def test_bad_input_is_a_one_line_error(content, options, message, tmp_path, capsys):
     from applications.forecasting import main

@@ -343,7 +343,7 @@ def parse_timestamps(values, column: str, *, source: str, dayfirst: bool = False
     import pandas as pd
 
     def attempts():  # pandas' own inference first; the offset check only reads the text if that fails
-        if dayfirst:
+        if dayfirst:  # ISO 8601 before pandas' dayfirst, which would read 2020-01-02 as 1 February
             yield {"format": "ISO8601"}
             yield {"dayfirst": True}
         else:
