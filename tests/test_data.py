@@ -111,6 +111,23 @@ def test_training_pipeline_order_depends_only_on_seed_and_epoch():
     assert order(data.TrainingPipeline(x, batch_size=6, seed=4), 4) != order(first, 4)
 
 
+@pytest.mark.parametrize("drop_remainder, batches", [(False, 41), (True, 40)])
+def test_fit_counts_the_batches_an_epoch_has_under_steps_per_execution(drop_remainder, batches, capsys):
+    """1,293 examples in batches of 32 are 41 steps (40 without the remainder); Keras' progress bar
+    said 48/48 (three whole executions of 16) when the pipeline hid its length."""
+    import keras
+
+    x = np.random.default_rng(0).normal(size=(1293, 3)).astype("float32")
+    pipeline = data.TrainingPipeline(x, x[:, :1], batch_size=32, seed=0, drop_remainder=drop_remainder)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=16)
+    model.fit(pipeline.dataset, epochs=2, verbose=2, shuffle=False, callbacks=[pipeline.callback])
+    progress = [line.split(" - ")[0] for line in capsys.readouterr().out.splitlines() if "/step - " in line]
+    assert progress == [f"{batches}/{batches}"] * 2
+    assert model.optimizer.iterations.numpy() == 2 * batches == 2 * pipeline.steps_per_epoch
+    assert pipeline.dataset.cardinality().numpy() == batches
+
+
 @pytest.mark.parametrize("x, y, batch_size, message", [
     (np.zeros((10, 3)), np.zeros(9), 4, "x has 10 examples but y has 9 labels"),   # was an error inside tf.gather
     (np.zeros((10, 3)), np.zeros(11), 4, "x has 10 examples but y has 11 labels"),  # was silently ignored

@@ -755,8 +755,11 @@ class TrainingPipeline:
             parts = tuple(tf.gather(a, indices) for a in arrays)
             return parts[0] if y is None else parts
 
+        # flat_map hides the number of batches from Keras, whose progress bar then counts whole
+        # executions: "48/48" for 41 batches at steps_per_execution 16, and a time per step 15 % short.
         self.dataset = (tf.data.Dataset.from_tensors(0).flat_map(permutation)
                         .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                        .apply(tf.data.experimental.assert_cardinality(self.steps_per_epoch))
                         .prefetch(tf.data.AUTOTUNE))
         epoch = self.epoch
 

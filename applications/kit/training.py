@@ -145,7 +145,8 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
         _truncate_history(pathlib.Path(run_dir) / "history.csv", resumed_from)
     start = time.perf_counter()
     # shuffle=False: the pipeline fixes the order (a function of seed and epoch). Keras learns
-    # the length of a pipeline of unknown length by running out of it, and warns that it did.
+    # the length of a dataset of unknown length by running out of it, and warns that it did
+    # (the kit's TrainingPipeline states its length; a dataset passed in may not).
     with warnings.catch_warnings():  # (only here: the caller's warning filters stay as they were)
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         if is_multiworker(tf.distribute.get_strategy()):  # Keras' fit cannot run there: the kit's loop
