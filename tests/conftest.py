@@ -14,6 +14,20 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def pytest_collection_finish(session):
+    """Keep what collection imported (TensorFlow, Keras, every test module: about half a million
+    objects) out of the garbage collector's full passes, which walked all of it again and again.
+
+    Measured on tests/test_zoo.py, test_registry.py and test_configs.py in one process, four
+    interleaved pairs: the collector's time went from 11.1-12.8 s to 2.4-2.9 s of each run, the
+    run's CPU time from 49.7-61.4 s to 46.0-48.8 s (median ratio 0.83).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
     """In-process application runs set a global dtype policy: put float32 back after a test that changed it.
