@@ -309,15 +309,19 @@ def test_train_leaves_the_callers_warning_filters_as_they_were(tmp_path):
 
     from applications.kit import training
 
+    import tensorflow as tf
+
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     rng = np.random.default_rng(0)
-    pipeline = data.TrainingPipeline(rng.normal(size=(40, 4)).astype("float32"), rng.normal(size=40), batch_size=8,
-                                     seed=0)
+    # A dataset of unknown length (the kit's TrainingPipeline states its own): Keras learns it by running out.
+    unknown_length = (tf.data.Dataset.from_tensor_slices((rng.normal(size=(40, 4)).astype("float32"),
+                                                         rng.normal(size=40)))
+                      .filter(lambda x, y: True).batch(8))
     before = list(warnings.filters)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        training.train(model, pipeline, epochs=2, run_dir=tmp_path, backup_dir=tmp_path / "backup", loss="mse",
-                       verbose=0, log=lambda *_: None)
+        training.train(model, unknown_length, epochs=2, run_dir=tmp_path, backup_dir=tmp_path / "backup",
+                       loss="mse", steps_per_epoch=5, verbose=0, log=lambda *_: None)
         assert warnings.filters[0][0] == "always"  # the caller's own filter is still the first
     assert list(warnings.filters) == before
     assert not [w for w in caught if "ran out of data" in str(w.message)]  # Keras' length probe stays quiet
