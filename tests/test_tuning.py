@@ -22,13 +22,17 @@ def sweep(*args, cwd, timeout=300, env=None):
                           text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
 
 
-def test_random_sweep_writes_csv_png_json_and_exports_the_best(tmp_path, capsys):
+def test_random_sweep_writes_csv_png_json_and_exports_the_best(tmp_path, capfd):
+    """capfd, not capsys: the trials' processes write to this process's file descriptors."""
     from tuning.__main__ import main
 
     code, out, err = run_in_process(main, "digits", *TINY, "--tuner", "random", "--max-trials", "2",
                                     "--max-epochs", "3", "--directory", tmp_path / "sweeps", "--export-best",
-                                    "--export-dir", tmp_path / "exports", "--tensorboard-hparams", capsys=capsys)
+                                    "--export-dir", tmp_path / "exports", "--tensorboard-hparams", capsys=capfd)
     assert code == 0, err
+    # The data's summary once, from the sweep; each trial's process says only what is its own (its model).
+    assert out.count("1797 images of 8x8x1, 10 classes") == 1, out
+    assert out.count("Model: mlp") == 3, out  # each trial and the best configuration's export
     project = tmp_path / "sweeps" / "digits"
     table = pd.read_csv(project / "results.csv")
     assert list(table["trial_id"]) == [0, 1] and (table["status"] == "COMPLETED").all()
@@ -49,7 +53,7 @@ def test_random_sweep_writes_csv_png_json_and_exports_the_best(tmp_path, capsys)
     # The folder holds this sweep: another objective there is refused, not mixed with its trials.
     code, _, err = run_in_process(main, "digits", *TINY, "--tuner", "random", "--max-trials", "2",
                                   "--max-epochs", "3", "--directory", tmp_path / "sweeps", "--objective", "val_loss",
-                                  capsys=capsys)
+                                  capsys=capfd)
     assert_one_line_error(code, err, "holds a sweep with other settings (--objective 'val_accuracy' there, "
                                      "'val_loss' now)", "give another --directory")
 

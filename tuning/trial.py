@@ -3,7 +3,8 @@
 The sweep process (``tuning.sweep.KitTunerMixin.run_trial``) writes the
 request (the application, its command line, the ``--fix``/``--space``
 overrides and the trial's hyperparameters) and waits; this process loads the
-application's data, builds the trial's model, trains it through the kit
+application's data (quietly: the sweep has printed its summary once), builds
+the trial's model, trains it through the kit
 (resuming from the trial's backup if there is one), and writes
 ``result.json`` (the objective, or why the trial failed) and ``kit.json``.
 A fresh process per trial is what keeps the sweep's memory flat:
@@ -18,7 +19,9 @@ if __name__ == "__main__":
 
     quiet_tensorflow()
 
+import contextlib
 import importlib
+import io
 import json
 import os
 import pathlib
@@ -57,7 +60,8 @@ def main(request_file) -> int:
     args = run.parse_args(task, request["argv"])
     training.seed_everything(args.seed, args.deterministic)
     training.configure_precision(args.precision)
-    prepared = task.load(args)
+    with contextlib.redirect_stdout(io.StringIO()):  # the sweep printed what loading says (sizes, split) once
+        prepared = task.load(args)
     hypermodel = sweep.KitHyperModel(task, args, prepared, space, request["objective"], fixed=request["fixed"],
                                      overrides=request["space"])
     hp = kt.HyperParameters.from_config(request["hyperparameters"])
