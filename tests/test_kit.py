@@ -327,6 +327,25 @@ def test_train_leaves_the_callers_warning_filters_as_they_were(tmp_path):
     assert not [w for w in caught if "ran out of data" in str(w.message)]  # Keras' length probe stays quiet
 
 
+@pytest.mark.parametrize("repeated", ["train_data", "validation_data"])
+def test_a_dataset_that_repeats_forever_is_an_error_not_an_endless_epoch(repeated, tmp_path):
+    """Keras' fit runs an endless dataset for ``steps_per_epoch``; train() runs one pass per epoch, which never ends."""
+    import tensorflow as tf
+
+    from applications.kit import training
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    rng = np.random.default_rng(0)
+    batches = tf.data.Dataset.from_tensor_slices((rng.normal(size=(40, 4)).astype("float32"),
+                                                  rng.normal(size=40))).batch(8)
+    datasets = {"train_data": batches, "validation_data": batches}
+    datasets[repeated] = batches.repeat()
+    with pytest.raises(ValueError, match=rf"^{repeated} repeats forever, so an epoch would never end: drop its "
+                                         r"\.repeat\(\)"):
+        training.train(model, datasets["train_data"], datasets["validation_data"], epochs=2, run_dir=tmp_path,
+                       backup_dir=tmp_path / "backup", loss="mse", steps_per_epoch=5, verbose=0, log=lambda *_: None)
+
+
 @pytest.mark.parametrize("monitor, mode, message", [
     ("val_acc", "max", r"monitor='val_acc' is not a logged value: this model logs loss, val_loss; monitor one of"),
     ("val_loss", "minimum", r"mode='minimum' is invalid: expected 'min', 'max' or 'auto'"),

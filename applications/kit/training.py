@@ -95,8 +95,9 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
     Args:
         model: a built Keras model; compiled here with ``optimiser``, ``loss`` and
             ``metrics`` unless ``model.compiled`` (it compiled itself).
-        train_data: a tf.data dataset of batches, or a ``data.TrainingPipeline``
-            (its order depends only on seed and epoch, which exact resume needs).
+        train_data: a tf.data dataset of one epoch's batches (not repeated: each
+            epoch is one pass), or a ``data.TrainingPipeline`` (its order depends
+            only on seed and epoch, which exact resume needs).
         validation_data: a dataset, or ``None`` (then the training loss is monitored).
         monitor, mode: the logged value the plateau, early stopping and the best
             checkpoint watch (default ``val_loss``, or ``loss`` without validation);
@@ -116,6 +117,11 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
         steps_per_epoch = steps_per_epoch or train_data.steps_per_epoch
         callbacks = [train_data.callback, *callbacks]
         train_data = train_data.dataset
+    for name, dataset in (("train_data", train_data), ("validation_data", validation_data)):
+        if isinstance(dataset, tf.data.Dataset) and dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+            raise ValueError(f"{name} repeats forever, so an epoch would never end: drop its .repeat() (train() "
+                             "runs one pass of it per epoch; exact resume needs each epoch's order to depend "
+                             "only on the seed and the epoch, as a data.TrainingPipeline's does)")
     if steps_per_epoch is None:
         steps_per_epoch = int(train_data.cardinality())
         if steps_per_epoch < 0:
