@@ -327,23 +327,77 @@ def test_train_leaves_the_callers_warning_filters_as_they_were(tmp_path):
     assert not [w for w in caught if "ran out of data" in str(w.message)]  # Keras' length probe stays quiet
 
 
-@pytest.mark.parametrize("repeated", ["train_data", "validation_data"])
-def test_a_dataset_that_repeats_forever_is_an_error_not_an_endless_epoch(repeated, tmp_path):
-    """Keras' fit runs an endless dataset for ``steps_per_epoch``; train() runs one pass per epoch, which never ends."""
+def _examples(n=40):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 4)).astype("float32"), rng.normal(size=n).astype("float32")
+
+
+def _batches(n=40):
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(_examples(n)).batch(8)
+
+
+# What a user of the kit's train() may pass by mistake, and the one line it gets (the case, with the error of
+# Keras, pandas or TensorFlow it raised before, or what it did instead).
+TRAIN_MISTAKES = {
+    # an endless first epoch
+    "train repeats": (dict(train_data=lambda: _batches().repeat()),
+                      r"^train_data repeats forever, so an epoch would never end: drop its \.repeat\(\)"),
+    "validation repeats": (dict(validation_data=lambda: _batches().repeat()),
+                           r"^validation_data repeats forever, so an epoch would never end"),
+    # AttributeError: 'tuple' object has no attribute 'cardinality'
+    "arrays": (dict(train_data=_examples), r"^train_data is a tuple: expected a tf\.data\.Dataset of batches, "
+                                           r"or arrays wrapped as data\.TrainingPipeline\(x, y, batch_size=\.\.\., "),
+    # ValueError from inside Sequential.call()
+    "unbatched": (dict(train_data=lambda: _batches().unbatch()),
+                  r"^train_data yields single examples of shape \(4,\), and the model takes batches of "
+                  r"\(None, 4\): batch it \(e\.g\. \.batch\(32\)\)"),
+    # "monitor='loss' is not a logged value: this model logs ; ..."
+    "empty": (dict(train_data=lambda: _batches().take(0)), r"^train_data is empty: it has no batches"),
+    "empty validation": (dict(validation_data=lambda: _batches().take(0)), r"^validation_data is empty"),
+    # pandas' EmptyDataError reading the history no epoch wrote
+    "no epochs": (dict(epochs=lambda: 0), r"^epochs=0 is invalid: expected an integer >= 1"),
+    # trained on, to a NaN loss
+    "NaN": (dict(train_data=lambda: data.TrainingPipeline(np.full((40, 4), np.nan, "float32"), _examples()[1],
+                                                          batch_size=8, seed=0)),
+            r"^the inputs \(x\) contain NaN or infinite values in 40 of 40 examples; clean or drop them first"),
+    "infinite target": (dict(train_data=lambda: data.TrainingPipeline(_examples()[0], np.r_[np.inf, np.zeros(39)],
+                                                                      batch_size=8, seed=0)),
+                        r"^the targets \(y\) contain NaN or infinite values in 1 of 40 examples"),
+}
+
+
+@pytest.mark.parametrize("case", TRAIN_MISTAKES)
+def test_train_refuses_what_it_cannot_train_on_in_one_line(case, tmp_path):
+    from applications.kit import training
+
+    changes, message = TRAIN_MISTAKES[case]
+    arguments = {"train_data": _batches, "validation_data": _batches, "epochs": lambda: 2}
+    arguments.update(changes)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match=message):  # (a TrainingPipeline checks its arrays as it is made)
+        training.train(model, **{name: make() for name, make in arguments.items()}, run_dir=tmp_path,
+                       backup_dir=tmp_path / "backup", loss="mse", steps_per_epoch=5, verbose=0, log=lambda *_: None)
+    assert not (tmp_path / "backup").exists()  # refused before training
+
+
+def test_train_takes_what_keras_takes_and_makes_its_run_folder(tmp_path):
+    """What the checks above must let through: epochs from NumPy, a Sequential built by its first batch, and
+    batches of shape (None,) for a model taking (None, 1), which Keras reshapes; a run folder not made yet."""
     import tensorflow as tf
 
     from applications.kit import training
 
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    rng = np.random.default_rng(0)
-    batches = tf.data.Dataset.from_tensor_slices((rng.normal(size=(40, 4)).astype("float32"),
-                                                  rng.normal(size=40))).batch(8)
-    datasets = {"train_data": batches, "validation_data": batches}
-    datasets[repeated] = batches.repeat()
-    with pytest.raises(ValueError, match=rf"^{repeated} repeats forever, so an epoch would never end: drop its "
-                                         r"\.repeat\(\)"):
-        training.train(model, datasets["train_data"], datasets["validation_data"], epochs=2, run_dir=tmp_path,
-                       backup_dir=tmp_path / "backup", loss="mse", steps_per_epoch=5, verbose=0, log=lambda *_: None)
+    model = keras.Sequential([keras.layers.Dense(1)])
+    result = training.train(model, _batches(), _batches(), epochs=np.int64(2), run_dir=tmp_path,
+                            backup_dir=tmp_path / "backup", loss="mse", verbose=0, log=lambda *_: None)
+    assert list(result.history["epoch"]) == [0, 1]
+    x, y = _examples()
+    scalars = tf.data.Dataset.from_tensor_slices((x[:, 0], y)).batch(8)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    training.train(model, scalars, epochs=1, run_dir=tmp_path / "scalars", backup_dir=tmp_path / "scalars" / "backup",
+                   loss="mse", verbose=0, log=lambda *_: None)
 
 
 @pytest.mark.parametrize("monitor, mode, message", [

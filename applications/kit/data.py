@@ -595,10 +595,17 @@ def check_classification_data(x: np.ndarray, y: np.ndarray, *, min_per_class: in
         raise DataError(f"{len(x)} inputs but {len(y)} labels; they must pair one to one")
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise DataError(f"inputs have dtype {x.dtype}; expected numbers (e.g. uint8 pixels)")
-    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-        bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
-        raise DataError(f"inputs contain NaN or infinite values in {bad} examples; clean or drop them first")
+    check_finite(x, "inputs")
     check_labels(y, min_per_class=min_per_class)
+
+
+def check_finite(values: np.ndarray, what: str) -> None:
+    """A ``DataError`` naming how many examples (rows) of float ``values`` hold NaN or infinity."""
+    values = np.asarray(values)
+    if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+        bad = int((~np.isfinite(values)).reshape(len(values), -1).any(axis=1).sum())
+        raise DataError(f"{what} contain NaN or infinite values in {bad} of {len(values)} examples; clean or "
+                        "drop them first")
 
 
 def check_labels(y: np.ndarray, *, min_per_class: int = 3) -> None:
@@ -739,6 +746,9 @@ class TrainingPipeline:
             raise DataError("there are no training examples")
         if y is not None and len(y) != len(x):
             raise DataError(f"x has {len(x)} examples but y has {len(y)} labels: expected one label per example")
+        check_finite(x, "the inputs (x)")  # a NaN would only show as a NaN loss, epochs later
+        if y is not None:
+            check_finite(y, "the targets (y)")
         if drop_remainder and len(x) < batch_size:
             raise DataError(f"{len(x)} training examples make no full batch of {batch_size}: "
                              "use a smaller --batch-size")

@@ -8,6 +8,7 @@ from the backup in ``backup_dir`` when there is one.
 
 from __future__ import annotations
 
+import numbers
 import pathlib
 import time
 import warnings
@@ -113,15 +114,12 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
     from applications.kit.distribute import fit_distributed, is_multiworker  # (distribute imports cli, cli this)
 
     optimiser = optimiser or OptimiserSettings()
+    check_train_arguments(model, train_data, validation_data, epochs)
+    pathlib.Path(run_dir).mkdir(parents=True, exist_ok=True)  # history.csv, best.keras
     if isinstance(train_data, TrainingPipeline):
         steps_per_epoch = steps_per_epoch or train_data.steps_per_epoch
         callbacks = [train_data.callback, *callbacks]
         train_data = train_data.dataset
-    for name, dataset in (("train_data", train_data), ("validation_data", validation_data)):
-        if isinstance(dataset, tf.data.Dataset) and dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
-            raise ValueError(f"{name} repeats forever, so an epoch would never end: drop its .repeat() (train() "
-                             "runs one pass of it per epoch; exact resume needs each epoch's order to depend "
-                             "only on the seed and the epoch, as a data.TrainingPipeline's does)")
     if steps_per_epoch is None:
         steps_per_epoch = int(train_data.cardinality())
         if steps_per_epoch < 0:
@@ -165,6 +163,38 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
     history = pd.read_csv(pathlib.Path(run_dir) / "history.csv")
     return TrainResult(history=history, resumed_from_epoch=resumed_from, seconds=seconds, monitor=monitor,
                        steps_per_epoch=steps_per_epoch)
+
+
+def check_train_arguments(model, train_data, validation_data, epochs) -> None:
+    """``train()``'s arguments as Keras would take them, or a ``ValueError`` naming the problem and the fix."""
+    import tensorflow as tf
+
+    if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"epochs={epochs!r} is invalid: expected an integer >= 1")
+    if not isinstance(train_data, (tf.data.Dataset, TrainingPipeline)):
+        raise ValueError(f"train_data is a {type(train_data).__name__}: expected a tf.data.Dataset of batches, or "
+                         "arrays wrapped as data.TrainingPipeline(x, y, batch_size=..., seed=...)")
+    for name, dataset in (("train_data", train_data), ("validation_data", validation_data)):
+        if not isinstance(dataset, tf.data.Dataset):
+            continue
+        if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+            raise ValueError(f"{name} repeats forever, so an epoch would never end: drop its .repeat() (train() "
+                             "runs one pass of it per epoch; exact resume needs each epoch's order to depend "
+                             "only on the seed and the epoch, as a data.TrainingPipeline's does)")
+        if dataset.cardinality() == 0:
+            raise ValueError(f"{name} is empty: it has no batches")
+        # A functional model knows the shape of the batches it takes; single examples have that shape without
+        # its batch axis. (A batch whose last axis of 1 is left out, (None,) for (None, 1), Keras takes.)
+        try:
+            inputs = model.inputs
+        except AttributeError:  # a subclassed model (a GAN, the VAE), or a Sequential not built yet
+            inputs = None
+        spec = dataset.element_spec
+        spec = spec[0] if isinstance(spec, tuple) else spec
+        if inputs and len(inputs) == 1 and isinstance(spec, tf.TensorSpec) and spec.shape.rank is not None \
+                and tuple(spec.shape) == tuple(inputs[0].shape)[1:]:
+            raise ValueError(f"{name} yields single examples of shape {tuple(spec.shape)}, and the model takes "
+                             f"batches of {tuple(inputs[0].shape)}: batch it (e.g. .batch(32))")
 
 
 def _truncate_history(path: pathlib.Path, epochs: int) -> None:
