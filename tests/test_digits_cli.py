@@ -58,7 +58,8 @@ def bad_inputs(tmp_path):
     (["--source", "embedded", "--clip-norm", "1", "--clip-value", "1"], ["--clip-norm and --clip-value"]),
     (["--source", "embedded", "--model", "resnet18"], ["small_inputs=True", "--resize 32"]),
     (["--source", "embedded", "--model", "lenet5"], ["--resize 12"]),
-    (["--source", "embedded", "--model-arg", "bogus=1"], ["does not take it"]),
+    (["--source", "embedded", "--model-arg", "bogus=1"], ["--model-arg: vgg takes no argument 'bogus'",
+                                                           "its arguments: input_shape, classes"]),
     (["--model-arg", "notkeyvalue"], ["KEY=VALUE"]),
 ])
 def test_bad_input_is_one_line_and_exit_2(bad_inputs, args, fragments, capsys):

@@ -25,6 +25,18 @@ def test_unknown_name_lists_close_matches():
         zoo.build("convnett")
 
 
+@pytest.mark.parametrize("name, kwargs, message", [
+    ("mlp", {"widht": 64}, r"^mlp takes no argument 'widht' \(did you mean 'width'\?\); its arguments: "
+                           r"input_shape, classes, depth, width, "),
+    # a forecaster's input is its window: Python's own TypeError named neither
+    ("lstm_forecaster", {"input_shape": (96, 7)}, r"^lstm_forecaster takes no argument 'input_shape'; its arguments: "
+                                                  r"lookback, features, horizon, targets, "),
+])
+def test_an_argument_the_builder_does_not_take_names_the_ones_it_does(name, kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        zoo.build(name, **kwargs)
+
+
 def test_register_rejects_duplicates():
     with pytest.raises(ValueError, match="already registered"):
         zoo.register("convnet", family="convnet", task="image_classification", input_kind="image")(lambda: None)

@@ -135,5 +135,19 @@ def entry(name: str) -> Entry:
 
 
 def build(name: str, **kwargs):
-    """Build the registered model ``name`` with the builder's keyword arguments."""
-    return entry(name).builder(**kwargs)
+    """Build the registered model ``name`` with the builder's keyword arguments.
+
+    An argument the builder does not take is a ``TypeError`` that names the
+    closest one it does take and lists them all (a forecaster takes
+    ``lookback`` and ``features``, not ``input_shape``).
+    """
+    item = entry(name)
+    parameters = inspect.signature(item.builder).parameters.values()
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        unknown = [key for key in kwargs if key not in item.arguments]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(item.arguments), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(f"{name} takes no argument {unknown[0]!r}{hint}; its arguments: "
+                            f"{', '.join(item.arguments)}")
+    return item.builder(**kwargs)

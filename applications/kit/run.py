@@ -196,9 +196,8 @@ def build_model(args, hint=None, **required) -> keras.Model:
         raise cli.UsageError(f"--model-arg {clash[0]} is set by the application from the data; leave it out")
     try:
         return zoo.build(args.model, **required, **model_args)
-    except TypeError as err:  # an argument the builder does not have
-        known = ", ".join(zoo.entry(args.model).arguments)
-        raise cli.UsageError(f"--model-arg: {args.model} does not take it ({err}); its arguments: {known}") from None
+    except TypeError as err:  # an argument the builder does not have: the zoo names it, the close one, the rest
+        raise cli.UsageError(f"--model-arg: {err}") from None
     except ValueError as err:  # the zoo's messages start with the argument: "moving_average=25 is invalid: ..."
         message, argument = str(err).rstrip("."), str(err).split("=", 1)[0]
         if argument in zoo.entry(args.model).arguments and argument not in {**model_args, **required}:
