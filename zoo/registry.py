@@ -141,13 +141,11 @@ def build(name: str, **kwargs):
     closest one it does take and lists them all (a forecaster takes
     ``lookback`` and ``features``, not ``input_shape``).
     """
-    item = entry(name)
-    parameters = inspect.signature(item.builder).parameters.values()
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        unknown = [key for key in kwargs if key not in item.arguments]
-        if unknown:
-            close = difflib.get_close_matches(unknown[0], list(item.arguments), n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise TypeError(f"{name} takes no argument {unknown[0]!r}{hint}; its arguments: "
-                            f"{', '.join(item.arguments)}")
-    return item.builder(**kwargs)
+    builder = entry(name).builder
+    parameters = inspect.signature(builder).parameters  # (Entry.arguments, with defaults, reads it again per call)
+    unknown = [key for key in kwargs if key not in parameters]
+    if unknown and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        close = difflib.get_close_matches(unknown[0], list(parameters), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TypeError(f"{name} takes no argument {unknown[0]!r}{hint}; its arguments: {', '.join(parameters)}")
+    return builder(**kwargs)

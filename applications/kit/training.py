@@ -174,21 +174,22 @@ def check_train_arguments(model, train_data, validation_data, epochs) -> None:
     if not isinstance(train_data, (tf.data.Dataset, TrainingPipeline)):
         raise ValueError(f"train_data is a {type(train_data).__name__}: expected a tf.data.Dataset of batches, or "
                          "arrays wrapped as data.TrainingPipeline(x, y, batch_size=..., seed=...)")
+    # A functional model knows the shape of the batches it takes; single examples have that shape without
+    # its batch axis. (A batch whose last axis of 1 is left out, (None,) for (None, 1), Keras takes.)
+    try:
+        inputs = model.inputs
+    except AttributeError:  # a subclassed model (a GAN, the VAE), or a Sequential not built yet
+        inputs = None
     for name, dataset in (("train_data", train_data), ("validation_data", validation_data)):
         if not isinstance(dataset, tf.data.Dataset):
             continue
-        if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+        length = int(dataset.cardinality())
+        if length == tf.data.INFINITE_CARDINALITY:
             raise ValueError(f"{name} repeats forever, so an epoch would never end: drop its .repeat() (train() "
                              "runs one pass of it per epoch; exact resume needs each epoch's order to depend "
                              "only on the seed and the epoch, as a data.TrainingPipeline's does)")
-        if dataset.cardinality() == 0:
+        if length == 0:
             raise ValueError(f"{name} is empty: it has no batches")
-        # A functional model knows the shape of the batches it takes; single examples have that shape without
-        # its batch axis. (A batch whose last axis of 1 is left out, (None,) for (None, 1), Keras takes.)
-        try:
-            inputs = model.inputs
-        except AttributeError:  # a subclassed model (a GAN, the VAE), or a Sequential not built yet
-            inputs = None
         spec = dataset.element_spec
         spec = spec[0] if isinstance(spec, tuple) else spec
         if inputs and len(inputs) == 1 and isinstance(spec, tf.TensorSpec) and spec.shape.rank is not None \
