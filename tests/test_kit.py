@@ -400,6 +400,30 @@ def test_train_takes_what_keras_takes_and_makes_its_run_folder(tmp_path):
                    loss="mse", verbose=0, log=lambda *_: None)
 
 
+def test_train_traces_its_steps_once(tmp_path):
+    """Keras makes the optimiser's slots and the metrics' variables inside the first trace of its step,
+    and a tf.function that makes variables is traced again: train() builds them first (one trace each)."""
+    from applications.kit import training
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    traces = {"train": 0, "test": 0}
+
+    def counted(kind, step):
+        def traced(batch):
+            traces[kind] += 1  # Python runs here only while TensorFlow traces
+            return step(batch)
+        return traced
+
+    model.train_step, model.test_step = counted("train", model.train_step), counted("test", model.test_step)
+    rng = np.random.default_rng(0)
+    pipeline = data.TrainingPipeline(rng.normal(size=(40, 4)).astype("float32"), rng.integers(0, 3, 40),
+                                     batch_size=8, seed=0)
+    training.train(model, pipeline, pipeline.dataset, epochs=2, run_dir=tmp_path, backup_dir=tmp_path / "backup",
+                   loss="sparse_categorical_crossentropy", metrics=["accuracy"], steps_per_execution=2,
+                   verbose=0, log=lambda *_: None)
+    assert traces == {"train": 1, "test": 1}
+
+
 @pytest.mark.parametrize("monitor, mode, message", [
     ("val_acc", "max", r"monitor='val_acc' is not a logged value: this model logs loss, val_loss; monitor one of"),
     ("val_loss", "minimum", r"mode='minimum' is invalid: expected 'min', 'max' or 'auto'"),
