@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no screen needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.layout_engine import TightLayoutEngine  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
 
 
@@ -68,6 +69,19 @@ def write_json(path, data) -> None:
     pathlib.Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def save_figure(fig, path, dpi=100) -> None:
+    """Lay ``fig`` out once as ``tight_layout`` would, write it as a PNG and close it.
+
+    ``fig.tight_layout()`` leaves a placeholder layout engine on the figure,
+    and ``savefig`` draws a figure that has one twice (once to lay it out,
+    once to render it). The engine's ``execute`` sets the same margins and
+    leaves none, which spares that draw.
+    """
+    TightLayoutEngine().execute(fig)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
 def plot_learning_curves(history, path) -> None:
     """Each logged quantity per epoch (loss first), training and validation on one panel each."""
     names = [c for c in history.columns
@@ -83,9 +97,7 @@ def plot_learning_curves(history, path) -> None:
         ax.set_ylabel(name)
         ax.legend()
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_learning_rate(steps, rates, steps_per_epoch, path) -> None:
@@ -95,9 +107,7 @@ def plot_learning_rate(steps, rates, steps_per_epoch, path) -> None:
     ax.set_xlabel(f"step ({steps_per_epoch} per epoch)")
     ax.set_ylabel("learning rate")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_confusion_matrix(matrix, labels, path) -> None:
@@ -112,9 +122,7 @@ def plot_confusion_matrix(matrix, labels, path) -> None:
         ax.text(j, i, count, ha="center", va="center",
                 color="white" if count > matrix.max() / 2 else "black", fontsize=8)
     fig.colorbar(image)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_image_rows(rows: dict, path) -> None:
@@ -129,6 +137,4 @@ def plot_image_rows(rows: dict, path) -> None:
                 image = row[c]
                 ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
         axes[r][0].set_title(title, fontsize=8, loc="left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
