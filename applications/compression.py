@@ -413,9 +413,7 @@ def plot_rate_distortion(curves: dict, path) -> None:
     ax.set_ylabel("mean squared error (pixels in [0, 1])")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    reporting.save_figure(fig, path)
 
 
 # ------------------------------------------------------------------- serving

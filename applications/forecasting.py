@@ -362,9 +362,7 @@ def plot_forecasts(forecasts, actual, info, path, windows=3, max_targets=4) -> N
             axis.set_title(f"{info['targets'][row]}, test window {index}", fontsize=9)
     axes[0, 0].legend(fontsize=7)
     figure.supxlabel("steps ahead")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    reporting.save_figure(figure, path)
 
 
 def plot_error_by_step(forecasts, actual, path) -> None:
@@ -376,9 +374,7 @@ def plot_error_by_step(forecasts, actual, path) -> None:
         axis.plot(np.arange(1, actual.shape[1] + 1), np.abs(forecast - actual).mean(axis=(0, 2)), label=name)
     axis.set(xlabel="steps ahead", ylabel="MAE (standardised)", title="Test error by horizon step")
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    reporting.save_figure(figure, path)
 
 
 main = main_for(Forecasting())

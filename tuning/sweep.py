@@ -407,9 +407,7 @@ def plot_objective(table: pd.DataFrame, objective, path) -> None:
     ax.set_ylabel(objective.name)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    reporting.save_figure(fig, path)
 
 
 def export_best(tuner, hypermodel: KitHyperModel, directory) -> list[pathlib.Path]:
