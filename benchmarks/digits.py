@@ -18,7 +18,9 @@
 (d) Where the app's training step spends its time: op time by layer under
     TensorFlow's profiler, and the training kernels of the costliest layer
     (by FLOPs) timed on their own, against the same matmul and against the
-    step's own time from (b).
+    step's own time from (b). Every convolution's kernels timed alone add
+    up to a lower bound on the step, set against the step time that 50 % of
+    the bfloat16 matmul would take.
 
 Prints a table and writes benchmarks/results/digits.json.
 """
@@ -202,15 +204,17 @@ def profile_layers(x, y, batch_size: int, epochs: int = 2) -> dict:
             "op_share": {layer: ms / sum(op_ms.values()) for layer, ms in op_ms.items()}}
 
 
-def conv_kernels_alone(layer: keras.layers.Conv2D, batch_size: int, dtype: str, steps: int = 40,
-                       rounds: int = 5) -> dict:
+def conv_kernels_alone(layer: keras.layers.Conv2D, batch_size: int, dtype: str, input_gradient: bool = True,
+                       steps: int = 40, rounds: int = 5) -> dict:
     """The training kernels of one Conv2D layer timed on their own, outside any model.
 
     Forward (convolution + bias + ReLU, as the layer runs fused), then the
     input gradient and the weight gradient (side by side, as TensorFlow runs
     them in a training step), on inputs that change from step to step (so
-    nothing is hoisted out of the loop), in ``dtype``. Returns the median
-    milliseconds per step and the GFLOP/s (3x the forward FLOPs).
+    nothing is hoisted out of the loop), in ``dtype``. A model's first layer
+    needs no input gradient, and training computes none: ``input_gradient=False``
+    leaves it out there too. Returns the median milliseconds per step and the
+    GFLOP/s (the forward FLOPs times 3, or 2 without the input gradient).
 
     The steps run in order as in training (the gradients after the forward
     pass, the next step after an SGD update from them): left free, TensorFlow
@@ -237,13 +241,14 @@ def conv_kernels_alone(layer: keras.layers.Conv2D, batch_size: int, dtype: str, 
             x, dy = inputs[step % 4], output_grads[step % 4]
             y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, weights, strides, padding), bias))
             with tf.control_dependencies([y]):  # as in a training step: the gradients after the forward pass,
-                dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=in_shape, filter=weights, out_backprop=dy,
-                                                    strides=strides, padding=padding)
-                dw = tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=kernel_shape, out_backprop=dy,
-                                                     strides=strides, padding=padding)
-            with tf.control_dependencies([dx]):  # and the next step after both gradients (an SGD update)
-                weights = weights - tf.cast(1e-6, dtype) * dw
-            total += tf.cast(y[0, 0, 0, 0] + dx[0, 0, 0, 0], tf.float32)
+                grads = [tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=kernel_shape, out_backprop=dy,
+                                                         strides=strides, padding=padding)]
+                if input_gradient:
+                    grads.append(tf.raw_ops.Conv2DBackpropInput(input_sizes=in_shape, filter=weights,
+                                                                out_backprop=dy, strides=strides, padding=padding))
+            with tf.control_dependencies(grads):  # and the next step after all of them (an SGD update)
+                weights = weights - tf.cast(1e-6, dtype) * grads[0]
+            total += tf.cast(y[0, 0, 0, 0] + grads[-1][0, 0, 0, 0], tf.float32)
         return total
 
     run().numpy()  # warm-up
@@ -253,9 +258,9 @@ def conv_kernels_alone(layer: keras.layers.Conv2D, batch_size: int, dtype: str, 
         run().numpy()
         times.append((time.perf_counter() - start) / steps)
     seconds = float(np.median(times))
-    flops = 3 * flops_of(layer) * batch_size
-    return {"layer": layer.name, "dtype": dtype, "ms_per_step": 1e3 * seconds, "gflops": flops / seconds / 1e9,
-            "training_flops_per_step": flops}
+    flops = (3 if input_gradient else 2) * flops_of(layer) * batch_size
+    return {"layer": layer.name, "dtype": dtype, "input_gradient": input_gradient, "ms_per_step": 1e3 * seconds,
+            "gflops": flops / seconds / 1e9, "training_flops_per_step": flops}
 
 
 def matmul_gflops(n=4096, dtype="float32", rounds=5, repeats=4) -> list[float]:
@@ -307,9 +312,13 @@ def main(argv=None):
     from benchmarks.flops import flops_of
 
     convnet = zoo.build("convnet", input_shape=x_train.shape[1:], classes=10)
-    costliest = max((layer for layer in convnet.layers if isinstance(layer, keras.layers.Conv2D)), key=flops_of)
+    convolutions = [layer for layer in convnet.layers if isinstance(layer, keras.layers.Conv2D)]
     compute_dtype = keras.DTypePolicy(report["throughput"]["app_precision"]).compute_dtype
-    report["costliest_layer_alone"] = conv_kernels_alone(costliest, args.batch_size, compute_dtype)
+    first = next(layer for layer in convnet.layers if layer.weights)  # training computes no gradient for its input
+    report["convolutions_alone"] = {
+        layer.name: conv_kernels_alone(layer, args.batch_size, compute_dtype, input_gradient=layer is not first)
+        for layer in convolutions}
+    report["costliest_layer_alone"] = report["convolutions_alone"][max(convolutions, key=flops_of).name]
     for dtype in matmul:  # second sitting
         matmul[dtype] += matmul_gflops(dtype=dtype)
     # The reference is the machine's peak: other load on a shared machine only slows a round, and a
@@ -327,6 +336,11 @@ def main(argv=None):
                                     / (report["throughput"]["training_flops_per_sample"] * args.batch_size))
     alone["app_step_ms"] = 1e3 * args.batch_size / report["throughput"]["app_pipeline_samples_per_s"]
     alone["share_of_app_step_time"] = alone["ms_per_step"] / alone["app_step_ms"]
+    # A lower bound on the step: the convolutions' kernels alone, against the whole step at 50 % of the matmul.
+    report["convolutions_alone_ms_per_step"] = sum(conv["ms_per_step"] for conv in report["convolutions_alone"].values())
+    report["step_ms_at_half_the_bfloat16_matmul"] = (
+        1e3 * args.batch_size * report["throughput"]["training_flops_per_sample"]
+        / (0.5 * report["matmul_4096_bfloat16_gflops"] * 1e9))
 
     print("\n| measurement | value |\n|---|---|")
     for app in report.get("apps", []):
@@ -360,6 +374,12 @@ def main(argv=None):
           f"{alone['share_of_step_flops']:.1%} of the step's FLOPs |")
     print(f"| app step time (median of (b)), and {alone['layer']}'s kernels at their own speed as a share "
           f"of it | {alone['app_step_ms']:.1f} ms, {alone['share_of_app_step_time']:.0%} |")
+    names = " + ".join(f"{name}{'' if conv['input_gradient'] else ' (no input gradient: the first layer)'}"
+                       for name, conv in report["convolutions_alone"].items())
+    each = " + ".join(f"{conv['ms_per_step']:.1f}" for conv in report["convolutions_alone"].values())
+    print(f"| every convolution's training kernels alone, as above ({names}), against the whole step at 50 % "
+          f"of the bfloat16 matmul | {each} = {report['convolutions_alone_ms_per_step']:.1f} ms against "
+          f"{report['step_ms_at_half_the_bfloat16_matmul']:.1f} ms |")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nWrote {RESULTS.relative_to(ROOT)}")

@@ -66,3 +66,22 @@ def test_importing_a_benchmark_does_not_quiet_tensorflow():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT,
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_first_layers_kernels_are_counted_without_the_input_gradient_training_skips():
+    """conv_1 is the model's first layer: training computes no gradient for its input, so timing one would
+    overstate the kernels' lower bound on the step (and their FLOPs: 2x the forward pass, not 3x)."""
+    import keras
+
+    from benchmarks.digits import conv_kernels_alone
+    from benchmarks.flops import flops_of
+
+    inputs = keras.Input((8, 8, 1))
+    conv = keras.layers.Conv2D(4, 3, padding="same", activation="relu")
+    keras.Model(inputs, conv(inputs))
+    full = conv_kernels_alone(conv, batch_size=2, dtype="float32", steps=2, rounds=1)
+    first = conv_kernels_alone(conv, batch_size=2, dtype="float32", input_gradient=False, steps=2, rounds=1)
+    assert (full["input_gradient"], first["input_gradient"]) == (True, False)
+    assert full["training_flops_per_step"] == 3 * 2 * flops_of(conv)
+    assert first["training_flops_per_step"] == 2 * 2 * flops_of(conv)
+    assert first["ms_per_step"] > 0
