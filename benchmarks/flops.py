@@ -39,6 +39,20 @@ def forward_flops(model: keras.Model) -> int:
     return sum(layer_flops(model).values())
 
 
+def _weighted_layers(model: keras.Model):
+    """The layers that hold weights, nested models opened, in the model's order."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _weighted_layers(layer)
+        elif layer.weights:
+            yield layer
+
+
 def training_flops(model: keras.Model) -> int:
-    """Forward + backward: the backward pass costs about twice the forward one."""
-    return 3 * forward_flops(model)
+    """Forward + backward: the backward pass costs about twice the forward one (input and weight gradients).
+
+    The model's first layer with weights gets no input gradient (nothing
+    before it trains), so its backward pass counts once, not twice.
+    """
+    first = next(_weighted_layers(model), None)
+    return 3 * forward_flops(model) - (flops_of(first) if first is not None else 0)

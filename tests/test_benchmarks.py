@@ -85,3 +85,20 @@ def test_a_first_layers_kernels_are_counted_without_the_input_gradient_training_
     assert full["training_flops_per_step"] == 3 * 2 * flops_of(conv)
     assert first["training_flops_per_step"] == 2 * 2 * flops_of(conv)
     assert first["ms_per_step"] > 0
+
+
+def test_training_flops_leave_out_the_first_layers_input_gradient():
+    """The convnet on 28x28x1 ("same" padding): conv_1 451,584 + conv_2 7,225,344 + logits 62,720 forward FLOPs.
+    Training is 3x that, less one forward pass of conv_1, whose input gradient is never computed; the same
+    behind a Rescaling layer, with the convnet nested in the model as the digits app builds it."""
+    import keras
+
+    import zoo
+    from benchmarks.flops import forward_flops, training_flops
+
+    convnet = zoo.build("convnet", input_shape=(28, 28, 1), classes=10)
+    assert forward_flops(convnet) == 451_584 + 7_225_344 + 62_720
+    assert training_flops(convnet) == 3 * forward_flops(convnet) - 451_584
+    inputs = keras.Input((28, 28, 1))
+    nested = keras.Model(inputs, convnet(keras.layers.Rescaling(1 / 255)(inputs)))
+    assert training_flops(nested) == training_flops(convnet)
