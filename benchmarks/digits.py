@@ -309,12 +309,12 @@ def main(argv=None):
     matmul = {dtype: matmul_gflops(dtype=dtype) for dtype in ("float32", "bfloat16")}  # (c), first sitting
     report["profile"] = profile_layers(x_train, y_train, args.batch_size)
     import zoo
-    from benchmarks.flops import flops_of
+    from benchmarks.flops import first_weighted_layer, flops_of
 
     convnet = zoo.build("convnet", input_shape=x_train.shape[1:], classes=10)
     convolutions = [layer for layer in convnet.layers if isinstance(layer, keras.layers.Conv2D)]
     compute_dtype = keras.DTypePolicy(report["throughput"]["app_precision"]).compute_dtype
-    first = next(layer for layer in convnet.layers if layer.weights)  # training computes no gradient for its input
+    first = first_weighted_layer(convnet)  # training computes no gradient for its input
     report["convolutions_alone"] = {
         layer.name: conv_kernels_alone(layer, args.batch_size, compute_dtype, input_gradient=layer is not first)
         for layer in convolutions}

@@ -39,20 +39,26 @@ def forward_flops(model: keras.Model) -> int:
     return sum(layer_flops(model).values())
 
 
-def _weighted_layers(model: keras.Model):
-    """The layers that hold weights, nested models opened, in the model's order."""
+def first_weighted_layer(model: keras.Model):
+    """The model's first layer that holds weights (nested models opened), or None.
+
+    Nothing before it trains, so training computes no gradient for its input.
+    """
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            yield from _weighted_layers(layer)
+            found = first_weighted_layer(layer)
+            if found is not None:
+                return found
         elif layer.weights:
-            yield layer
+            return layer
+    return None
 
 
 def training_flops(model: keras.Model) -> int:
     """Forward + backward: the backward pass costs about twice the forward one (input and weight gradients).
 
-    The model's first layer with weights gets no input gradient (nothing
-    before it trains), so its backward pass counts once, not twice.
+    The model's first layer with weights gets no input gradient, so its
+    backward pass counts once, not twice.
     """
-    first = next(_weighted_layers(model), None)
+    first = first_weighted_layer(model)
     return 3 * forward_flops(model) - (flops_of(first) if first is not None else 0)
