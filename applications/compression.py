@@ -50,7 +50,7 @@ import sys
 import keras
 import numpy as np
 
-from applications.kit import cli, data, images, reporting
+from applications.kit import cli, errors, images, precision, reporting
 from applications.kit.run import Prepared, Serving, Task, build_model, open_run, run
 
 MAGIC, FORMAT_VERSION = b"KZC", 1
@@ -92,7 +92,7 @@ class Compression(Task):
 
     def check_arguments(self, args):
         if not 0 <= args.denoise < 1:
-            raise cli.UsageError(f"--denoise must be in [0, 1) (pixels are scaled to [0, 1]), got {args.denoise}")
+            raise errors.UsageError(f"--denoise must be in [0, 1) (pixels are scaled to [0, 1]), got {args.denoise}")
 
     def load(self, args) -> Prepared:
         dataset = images.load_images(args.data, args.source, args.resize)
@@ -117,7 +117,7 @@ class Compression(Task):
         mean = scaled(prepared.train[0]).mean(axis=0) if linear else None
 
         pixels = keras.Input(shape=shape, name="images")
-        x = keras.layers.Rescaling(1 / 255, name="rescale")(pixels)
+        x = keras.layers.Rescaling(1 / 255, name="rescale", dtype=precision.RAW_INPUT_DTYPE)(pixels)
         if args.denoise:
             x = keras.layers.GaussianNoise(args.denoise, seed=args.seed, name="noise")(x)
         if linear:
@@ -146,7 +146,7 @@ class Compression(Task):
                 "outputs": {"codes": [-1, args.latent_dim]},
                 "example_request": {"instances": example.tolist()},
                 "decoder_hash": model_hash(decoder),
-                "training_code_ranges": {"offset": ranges[0].tolist(), "scale_8_bit": (ranges[1] / 255).tolist()}}),
+                "training_code_ranges": {"offset": ranges[0].tolist(), "scale_8_bit": ranges[1].tolist()}}),
             Serving(*decoder_signature(decoder, args.latent_dim), name="compression_decoder", track=decoder,
                     metadata={"inputs": {"codes": {"dtype": "float32", "shape": [-1, args.latent_dim]}},
                               "outputs": {"images": [-1, *shape]}, "output_ranges": {"images": [0, 255]},
@@ -162,7 +162,7 @@ def scaled(x: np.ndarray) -> np.ndarray:
 def centring(mean_image, invert=False, name=None):
     """Subtract (or with ``invert`` add back) a fixed mean image: a ``Normalization`` with unit variance."""
     return keras.layers.Normalization(axis=(1, 2, 3), mean=mean_image, variance=np.ones_like(mean_image),
-                                      invert=invert, name=name)
+                                      invert=invert, name=name, dtype=precision.RAW_INPUT_DTYPE)
 
 
 def random_split(x, test_fraction, validation_fraction, seed):
@@ -171,7 +171,7 @@ def random_split(x, test_fraction, validation_fraction, seed):
     n_test = math.ceil(test_fraction * n)
     n_validation = math.ceil(validation_fraction * (n - n_test))
     if n - n_test - n_validation < 2 or n_validation < 1:
-        raise data.DataError(f"{n} images are too few to split into train / validation / test; give more images "
+        raise errors.DataError(f"{n} images are too few to split into train / validation / test; give more images "
                              "or lower --test-fraction and --validation-fraction")
     order = np.random.default_rng(seed).permutation(n)
     test, validation, train = np.split(order, [n_test, n_test + n_validation])
@@ -245,24 +245,24 @@ def encode_file(codes: np.ndarray, *, bits: int, image_shape, model: str) -> byt
 def decode_file(blob: bytes, *, model: str | None = None, name="the code file") -> tuple[np.ndarray, dict]:
     """The bytes of a code file -> (float codes ``[N, latent_dim]``, header); checks it whole."""
     if blob[:3] != MAGIC:
-        raise data.DataError(f"{name} is not a kerazoo code file (no KZC signature); give a file written by "
+        raise errors.DataError(f"{name} is not a kerazoo code file (no KZC signature); give a file written by "
                              "kerazoo-compress encode")
     if len(blob) < 8 or blob[3] != FORMAT_VERSION:
-        raise data.DataError(f"{name} has format version {blob[3] if len(blob) > 3 else '?'}; this version reads "
+        raise errors.DataError(f"{name} has format version {blob[3] if len(blob) > 3 else '?'}; this version reads "
                              f"{FORMAT_VERSION}: re-encode the images")
     (length,) = struct.unpack("<I", blob[4:8])
     try:
         header = json.loads(blob[8:8 + length])
         count, latent, depth = int(header["count"]), int(header["latent_dim"]), int(header["bits"])
     except (ValueError, KeyError, TypeError):
-        raise data.DataError(f"{name} is corrupt (its header cannot be read); re-encode the images") from None
+        raise errors.DataError(f"{name} is corrupt (its header cannot be read); re-encode the images") from None
     if model is not None and header.get("model") != model:
-        raise data.DataError(f"{name} was encoded by another model (decoder {header.get('model')}, this one is "
+        raise errors.DataError(f"{name} was encoded by another model (decoder {header.get('model')}, this one is "
                              f"{model}); decode it with the model that encoded it")
     body = blob[8 + length:]
     expected = 8 * latent + math.ceil(count * latent * depth / 8)
     if len(body) != expected or not 1 <= depth <= 16:
-        raise data.DataError(f"{name} is truncated or corrupt: {count} codes of {latent} x {depth} bits need "
+        raise errors.DataError(f"{name} is truncated or corrupt: {count} codes of {latent} x {depth} bits need "
                              f"{expected} bytes after the header, it has {len(body)}; re-encode the images")
     offset = np.frombuffer(body, "<f4", latent).astype("float32")
     scale = np.frombuffer(body, "<f4", latent, offset=4 * latent).astype("float32")
@@ -460,7 +460,7 @@ def read_images(path, image_shape) -> np.ndarray:
         print(f"Resizing the images from {x.shape[1]}x{x.shape[2]} to the model's {size[0]}x{size[1]}")
         x = images.resize_images(x, size)
     if x.shape[-1] != image_shape[-1]:
-        raise data.DataError(f"{path} holds {'colour' if x.shape[-1] == 3 else 'grey'} images; this model "
+        raise errors.DataError(f"{path} holds {'colour' if x.shape[-1] == 3 else 'grey'} images; this model "
                              f"takes {image_shape[-1]}-channel images")
     return x
 
@@ -494,7 +494,7 @@ def decode_main(argv) -> int:
     try:
         blob = pathlib.Path(args.codes).read_bytes()
     except OSError as err:
-        raise cli.UsageError(f"cannot read {args.codes}: {err.strerror}") from None
+        raise errors.UsageError(f"cannot read {args.codes}: {err.strerror}") from None
     codes, header = decode_file(blob, model=model_hash(decoder), name=args.codes)
     x = decode_images(decoder, codes)
     output = pathlib.Path(args.output)
@@ -508,7 +508,7 @@ def decode_main(argv) -> int:
             for i, image in enumerate(x):
                 Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(output / f"{i:06d}.png")
     except OSError as err:
-        raise cli.UsageError(f"--output {output}: {err.strerror}; choose another place") from None
+        raise errors.UsageError(f"--output {output}: {err.strerror}; choose another place") from None
     print(f"Decoded {len(x)} images of {'x'.join(map(str, x.shape[1:]))} into {output}")
     return 0
 
@@ -536,7 +536,7 @@ def write_bytes(path, blob: bytes) -> None:
     try:
         pathlib.Path(path).write_bytes(blob)
     except OSError as err:
-        raise cli.UsageError(f"--output {path}: {err.strerror}; choose another place") from None
+        raise errors.UsageError(f"--output {path}: {err.strerror}; choose another place") from None
 
 
 SUBCOMMANDS = {"encode": encode_main, "decode": decode_main, "evaluate": evaluate_main}

@@ -32,7 +32,7 @@ import keras
 import numpy as np
 
 import zoo
-from applications.kit import cli, data, images
+from applications.kit import cli, data, errors, images, precision
 from applications.kit.augmentation import image_augmentation
 from applications.kit.run import ClassificationTask, Prepared, Serving, build_model, main_for
 
@@ -72,7 +72,7 @@ class Digits(ClassificationTask):
 
     def check_arguments(self, args):
         if not 0 <= args.augment < 0.5:
-            raise cli.UsageError(f"--augment must be in [0, 0.5), got {args.augment}")
+            raise errors.UsageError(f"--augment must be in [0, 0.5), got {args.augment}")
 
     def load(self, args) -> Prepared:
         dataset = images.load_images(args.data, args.source, args.resize, need_labels=True,
@@ -101,8 +101,8 @@ class Digits(ClassificationTask):
         inputs = keras.Input(shape=image_shape, name="images")
         x = inputs
         if args.resize:
-            x = keras.layers.Resizing(*args.resize, name="resize")(x)
-        x = keras.layers.Rescaling(1 / 255, name="rescale")(x)
+            x = keras.layers.Resizing(*args.resize, name="resize", dtype=precision.RAW_INPUT_DTYPE)(x)
+        x = keras.layers.Rescaling(1 / 255, name="rescale", dtype=precision.RAW_INPUT_DTYPE)(x)
         if args.augment:
             x = image_augmentation(rotation=args.augment, translation=2 * args.augment,
                                    zoom=2 * args.augment, seed=args.seed)(x)

@@ -41,7 +41,7 @@ import keras
 import numpy as np
 
 import zoo
-from applications.kit import cli, data, reporting
+from applications.kit import cli, data, errors, precision, reporting
 from applications.kit.augmentation import TIME_SERIES_AUGMENTATIONS, time_series_augmentation
 from applications.kit.run import Prepared, Serving, Task, build_model, main_for
 from zoo.layers import InstanceRestoration, InstanceStandardization
@@ -221,7 +221,7 @@ class Forecasting(Task):
         try:  # the kit checks the names and the strengths
             time_series_augmentation(args.augment)
         except ValueError as err:
-            raise cli.UsageError(f"--augment: {err}") from None
+            raise errors.UsageError(f"--augment: {err}") from None
 
     def load(self, args) -> Prepared:
         series = load_series(args)
@@ -233,7 +233,7 @@ class Forecasting(Task):
         std = values[:train_end].std(axis=0)
         constant = [c for c, s in zip(series.columns, std) if s == 0]
         if constant:
-            raise data.DataError(f"column {constant[0]!r} is constant in the training part; leave it out "
+            raise errors.DataError(f"column {constant[0]!r} is constant in the training part; leave it out "
                                  "with --features/--targets")
         windows = {}
         for part, start, end in (("train", 0, train_end), ("validation", train_end, validation_end),
@@ -241,7 +241,7 @@ class Forecasting(Task):
             made = data.make_windows(values, lookback=args.lookback, horizon=args.horizon, targets=targets,
                                      start=start, end=end)
             if made is None:
-                raise data.DataError(
+                raise errors.DataError(
                     f"the {part} part has {end - start} rows, too few for one window of --lookback "
                     f"{args.lookback} and --horizon {args.horizon}; lower them, or change --split")
             x, y = made
@@ -271,7 +271,9 @@ class Forecasting(Task):
         forecaster = build_model(args, lookback=args.lookback, features=features, horizon=args.horizon,
                                  targets=targets)
         inputs = keras.Input(shape=(args.lookback, features), name="window")
-        x = keras.layers.Normalization(mean=info["mean"], variance=np.square(info["std"]), name="standardise")(inputs)
+        # float32 whatever the policy: bfloat16 rounds a reading of 1e5 to a multiple of 512, float16 overflows
+        x = keras.layers.Normalization(mean=info["mean"], variance=np.square(info["std"]), name="standardise",
+                                       dtype=precision.RAW_INPUT_DTYPE)(inputs)
         if args.augment:
             x = time_series_augmentation(args.augment, seed=args.seed)(x)
         if args.revin:

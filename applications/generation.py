@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from applications.kit import cli, data, images, reporting
+from applications.kit import cli, data, errors, images, reporting
 from applications.kit.run import Prepared, Serving, Task, build_model, open_run, run
 from zoo.gan import DEFAULT_ADAM
 from zoo.vae import VAE
@@ -92,7 +92,7 @@ class Generation(Task):
 
     def check_arguments(self, args):
         if args.conditional and args.model == "vae":
-            raise cli.UsageError("--conditional applies to the GANs; the VAE here is unconditional")
+            raise errors.UsageError("--conditional applies to the GANs; the VAE here is unconditional")
         gan = args.model != "vae"
         # A GAN logs no validation loss, and its losses do not track image quality: train every epoch
         # and keep the last one (no early stopping, no "best" epoch by g_loss).
@@ -109,7 +109,7 @@ class Generation(Task):
         order = np.random.default_rng(args.seed).permutation(len(x))
         n_test = int(round(args.test_fraction * len(x)))
         if len(x) - n_test < args.batch_size or n_test < 20:
-            raise data.DataError(f"{len(x)} images are too few: give at least {args.batch_size + 20} "
+            raise errors.DataError(f"{len(x)} images are too few: give at least {args.batch_size + 20} "
                                  "(a batch to train on and 20 held out)")
         test, train = order[:n_test], order[n_test:]
         print(f"{len(x)} images of {x.shape[1]}x{x.shape[2]}x{x.shape[3]}; {len(train)} train / {len(test)} "
@@ -325,7 +325,7 @@ def quality_classifier(args, prepared, run_dir) -> QualityClassifier | None:
                             "--output", str(folder), "--verbose", "0"])
         keras.mixed_precision.set_global_policy(policy)
         if code:
-            raise cli.UsageError(f"the quality classifier could not be trained (digits exit code {code})")
+            raise errors.UsageError(f"the quality classifier could not be trained (digits exit code {code})")
         trained = sorted(folder.glob("digits/*/model.keras"))
         (folder / "training_images.npz").unlink()
     model, metrics = open_run(trained[-1].parent, "digits", "the digits application")
@@ -426,9 +426,9 @@ def sample_main(argv) -> int:
     generator = generator_of(model)
     classes = label_count(generator)
     if args.label is not None and not classes:
-        raise cli.UsageError("--label needs a class-conditional model (trained with --conditional)")
+        raise errors.UsageError("--label needs a class-conditional model (trained with --conditional)")
     if args.label is not None and args.label >= classes:
-        raise cli.UsageError(f"--label {args.label}: this model has classes 0-{classes - 1} "
+        raise errors.UsageError(f"--label {args.label}: this model has classes 0-{classes - 1} "
                              f"({', '.join(metrics['labels'])})")
     x = generate(generator, args.count, args.seed, args.label)
     output = pathlib.Path(args.output)
@@ -442,7 +442,7 @@ def sample_main(argv) -> int:
         labels = np.arange(args.count) % classes if classes and args.label is None else args.label
         np.savez(output / "samples.npz", x=x, **({"y": np.broadcast_to(labels, (args.count,))} if classes else {}))
     except OSError as err:
-        raise cli.UsageError(f"--output {output}: {err.strerror}; choose another place") from None
+        raise errors.UsageError(f"--output {output}: {err.strerror}; choose another place") from None
     print(f"Wrote {args.count} images to {output} (PNGs, grid.png, samples.npz)")
     return 0
 
@@ -462,13 +462,13 @@ def evaluate_main(argv) -> int:
     run_dir = pathlib.Path(args.run)
     classifier = quality_classifier(trained, prepared, run_dir)
     if classifier is None:
-        raise cli.UsageError("these images have no labels, so there is no classifier for FID and coverage")
+        raise errors.UsageError("these images have no labels, so there is no classifier for FID and coverage")
     generators = {trained.model: generator_of(model)}
     for other in args.compare:
         other_model, other_metrics = load_run(other)
         other_data = task.load(argparse.Namespace(**other_metrics["arguments"]))
         if images_fingerprint(other_data) != images_fingerprint(prepared):  # the same images, split the same way
-            raise cli.UsageError(f"--compare {other} was trained on other images ({other_data.source})")
+            raise errors.UsageError(f"--compare {other} was trained on other images ({other_data.source})")
         generators[f"{other_metrics['model']} ({pathlib.Path(other).name})"] = generator_of(other_model)
     out = run_dir / "evaluation"
     out.mkdir(exist_ok=True)

@@ -35,7 +35,7 @@ import keras
 import numpy as np
 
 import zoo
-from applications.kit import cli, data, reporting
+from applications.kit import cli, data, errors, reporting
 from applications.kit.run import ClassificationTask, Prepared, Serving, build_model, open_run, run
 
 # The punctuation Keras' default standardisation strips, after HTML tags (IMDB has <br /> in it).
@@ -83,7 +83,7 @@ def load_data(args) -> data.Dataset:
     try:
         return load_imdb()
     except data.DataUnavailable as err:
-        raise cli.UsageError(f"no --data given, and {err}; pass --data a CSV/TSV with a text and a label column "
+        raise errors.UsageError(f"no --data given, and {err}; pass --data a CSV/TSV with a text and a label column "
                              f"(e.g. --data ../shared/data/imdb/imdb_reviews_2499.csv)") from None
 
 
@@ -194,14 +194,14 @@ def load_scorer(path):
 
         metadata = json.loads((path / "metadata.json").read_text())
         if metadata.get("model") != Sentiment.name:
-            raise cli.UsageError(f"--from {path}: a {metadata.get('model')} export, not a sentiment one; give "
+            raise errors.UsageError(f"--from {path}: a {metadata.get('model')} export, not a sentiment one; give "
                                  "a folder that kerazoo-sentiment --export wrote")
         serve = tf.saved_model.load(str(path)).signatures["serving_default"]
         return lambda texts: serve(texts=tf.constant(texts))["probabilities"].numpy(), metadata["labels"]
     if (path / "model.keras").exists():
         model, metrics = open_run(path, Sentiment.name, "kerazoo-sentiment")
         return lambda texts: reporting.predict(model, np.asarray(texts, dtype=object)), metrics["labels"]
-    raise cli.UsageError(f"--from {path}: neither a run folder (model.keras, metrics.json) nor an export "
+    raise errors.UsageError(f"--from {path}: neither a run folder (model.keras, metrics.json) nor an export "
                          "(saved_model.pb, metadata.json)")
 
 
@@ -215,15 +215,15 @@ def predict_main(argv) -> int:
     args = parser.parse_args(argv)
     empty = [i for i, text in enumerate(args.texts, start=1) if not text.strip()]
     if empty:  # training drops empty texts: a score for one would mean nothing
-        raise cli.UsageError(f"text {empty[0]} of {len(args.texts)} is empty; give each text to score as one argument")
+        raise errors.UsageError(f"text {empty[0]} of {len(args.texts)} is empty; give each text to score as one argument")
     texts = list(args.texts)
     if args.file:
         try:
             texts += [line for line in pathlib.Path(args.file).read_text().splitlines() if line.strip()]
         except OSError as err:
-            raise cli.UsageError(f"--file {args.file}: {err.strerror}") from None
+            raise errors.UsageError(f"--file {args.file}: {err.strerror}") from None
     if not texts:
-        raise cli.UsageError("no texts to score: give them as arguments or with --file")
+        raise errors.UsageError("no texts to score: give them as arguments or with --file")
     score, labels = load_scorer(args.source)
     probabilities = score(texts)
     for text, row in zip(texts, probabilities):

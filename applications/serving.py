@@ -37,7 +37,7 @@ import tempfile
 
 import numpy as np
 
-from applications.kit import cli
+from applications.kit import cli, errors
 
 
 def request_tensors(request: dict, names: list[str]) -> dict:
@@ -91,9 +91,9 @@ def check_export(path, *, use_cli=True, host="localhost:8501") -> Report:
         versions = existing_versions(path)  # the model's folder, one level up from a version
         hint = (f"its latest version is {path / str(versions[-1])}" if versions
                 else "give saved_models/<model>/<version>")
-        raise cli.UsageError(f"{path} is not a SavedModel version folder (no saved_model.pb); {hint}")
+        raise errors.UsageError(f"{path} is not a SavedModel version folder (no saved_model.pb); {hint}")
     if not (path / "metadata.json").exists():
-        raise cli.UsageError(f"{path} has no metadata.json; export it with an application's --export")
+        raise errors.UsageError(f"{path} has no metadata.json; export it with an application's --export")
     metadata = json.loads((path / "metadata.json").read_text())
     report = Report()
     print(f"Checking {path} ({metadata.get('model')} version {metadata.get('version')})")

@@ -18,11 +18,11 @@ def run_application(main, argv: list[str]) -> None:
 def check_models(parser, task, names, own=()) -> None:
     """``--models`` names that are neither the benchmark's ``own`` labels nor offered by ``task``: a usage error now,
     before minutes of baselines or other models."""
-    from applications.kit import cli, run
+    from applications.kit import errors, run
 
     for name in names:
         if name not in own:
             try:
                 run.offered_model(task, name)
-            except cli.UsageError as err:
+            except errors.UsageError as err:
                 parser.error(f"--models: {err}")

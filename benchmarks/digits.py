@@ -92,10 +92,10 @@ def app_training(x, y, batch_size: int):
     the pipeline, the policy and the steps per execution.
     """
     from applications.digits import Digits
-    from applications.kit import data, training
+    from applications.kit import data, precision
 
     task = Digits()
-    policy = training.configure_precision("auto")
+    policy = precision.configure_precision("auto")
     keras.utils.set_random_seed(0)
     args = argparse.Namespace(model="convnet", model_arg=[], augment=0.0, seed=0, resize=None)
     prepared = argparse.Namespace(info={"image_shape": list(x.shape[1:]), "labels": [str(d) for d in range(10)]})

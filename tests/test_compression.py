@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from applications import compression
-from applications.kit.data import DataError
+from applications.kit.errors import DataError
 from applications.kit.images import load_embedded
 from conftest import ROOT, assert_one_line_error, run_in_process
 
@@ -82,6 +82,22 @@ def test_training_reports_the_codec_against_pca_and_jpeg(trained):
     assert 0 < metrics["test_ssim"] <= 1
     for name in ("reconstructions.png", "rate_distortion.png", "learning_curves.png", "history.csv"):
         assert (run_dir / name).stat().st_size > 0
+
+
+def test_export_metadata_holds_the_8_bit_code_ranges_of_the_training_images(trained):
+    """offset + scale_8_bit * 255 is each code's training maximum (it was 255x too small: divided twice)."""
+    import keras
+
+    work, run_dir = trained
+    ranges = json.loads((work / "exports" / "compression_encoder" / "1" / "metadata.json").read_text()
+                        )["training_code_ranges"]
+    offset, scale = np.array(ranges["offset"]), np.array(ranges["scale_8_bit"])
+    x = load_embedded().x[..., None]
+    train, _, _ = compression.random_split(x, 0.2, 0.1, 42)
+    encoder, _ = compression.parts(keras.saving.load_model(run_dir / "model.keras", safe_mode=True))
+    codes = compression.encode_floats(encoder, train)
+    np.testing.assert_allclose(offset, codes.min(axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(offset + 255 * scale, codes.max(axis=0), rtol=1e-4, atol=1e-5)
 
 
 def test_encode_then_decode_keeps_shape_dtype_and_quality(trained, tmp_path, capsys):

@@ -3,7 +3,7 @@ import gzip
 import numpy as np
 import pytest
 
-from applications.kit import data
+from applications.kit import data, errors
 
 
 def write_idx(path, array):
@@ -39,16 +39,16 @@ def test_real_mnist_idx(shared_data):
 def test_corrupt_idx(tmp_path, content, message):
     path = tmp_path / "x-images-idx3-ubyte"
     path.write_bytes(content)
-    with pytest.raises(data.DataError, match=message):
+    with pytest.raises(errors.DataError, match=message):
         data.load_idx(path)
 
 
 def test_npz_missing_key_and_corrupt(tmp_path):
     np.savez(tmp_path / "a.npz", images=np.zeros((2, 2)))
-    with pytest.raises(data.DataError, match="no array named 'x'"):
+    with pytest.raises(errors.DataError, match="no array named 'x'"):
         data.load_npz(tmp_path / "a.npz")
     (tmp_path / "b.npz").write_bytes(b"not a zip")
-    with pytest.raises(data.DataError, match="cannot read"):
+    with pytest.raises(errors.DataError, match="cannot read"):
         data.load_npz(tmp_path / "b.npz")
 
 
@@ -61,7 +61,7 @@ def test_npz_missing_key_and_corrupt(tmp_path):
     (np.zeros((30, 2)), np.r_[np.zeros(29, int), 1], "only 1 example;"),
 ])
 def test_classification_checks(x, y, message):
-    with pytest.raises(data.DataError, match=message):
+    with pytest.raises(errors.DataError, match=message):
         data.check_classification_data(x, y)
 
 
@@ -93,7 +93,7 @@ def test_encode_labels_maps_any_values_to_class_ids():
 
 
 def test_split_too_small_for_the_classes():
-    with pytest.raises(data.DataError, match="--test-fraction 0.01 leaves 1 of 100 examples for 10 classes"):
+    with pytest.raises(errors.DataError, match="--test-fraction 0.01 leaves 1 of 100 examples for 10 classes"):
         data.check_split(np.arange(100) % 10, test_fraction=0.01, validation_fraction=0.1)
 
 
@@ -237,7 +237,7 @@ def test_public_data_without_tensorflow_datasets_says_so_and_uses_keras(monkeypa
 def test_read_table_names_the_separator_a_one_column_header_holds(tmp_path):
     path = tmp_path / "reviews.csv"
     path.write_text("text\tlabel\ngreat\t1\nawful\t0\n")
-    with pytest.raises(data.DataError, match=r"one column, 'text\\tlabel', which looks '\\t'-separated: "
+    with pytest.raises(errors.DataError, match=r"one column, 'text\\tlabel', which looks '\\t'-separated: "
                                              r"pass --sep '\\t'"):
         data.read_table(path)
     assert list(data.read_table(path, sep="\\t").columns) == ["text", "label"]  # --sep '\t' as typed in a shell
@@ -258,5 +258,5 @@ def test_text_table_drops_unlabelled_rows_and_keeps_integer_labels(tmp_path, cap
     path.write_text('review,sentiment\n"great",1\n"awful",0\n"odd",inf\n')
     labels = data.load_text_table(path)[1]
     assert labels.dtype.kind == "f" and np.isinf(labels[2])  # was cast to -9223372036854775808, a class of its own
-    with pytest.raises(data.DataError, match="non-integer values"):
+    with pytest.raises(errors.DataError, match="non-integer values"):
         data.check_labels(labels, min_per_class=1)

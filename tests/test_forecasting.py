@@ -135,7 +135,8 @@ def test_csv_columns_categoricals_and_gaps(capsys):
 
 def test_time_steps_missing_from_a_regular_series_become_gaps(capsys):
     """Rows left out of an hourly series are put back as missing values, so no window spans the hole."""
-    from applications.kit.data import DataError, series_from_frame
+    from applications.kit.errors import DataError
+    from applications.kit.data import series_from_frame
 
     hours = pd.date_range("2020-01-01", periods=10, freq="h")
     frame = pd.DataFrame({"time": hours.astype(str), "a": np.arange(10.0)}).drop(index=[3, 4])
@@ -161,7 +162,8 @@ def test_time_steps_missing_from_a_regular_series_become_gaps(capsys):
 
 def test_time_column_formats_that_pandas_alone_would_refuse(capsys):
     """Formats varying by row, and local time across a daylight-saving change, are read; ambiguity is an error."""
-    from applications.kit.data import DataError, series_from_frame
+    from applications.kit.errors import DataError
+    from applications.kit.data import series_from_frame
 
     # Midnight written as a bare date, as spreadsheets do: pandas' one inferred format fails on the next row.
     stamps = ["2020-01-01", "2020-01-01 01:00", "2020-01-01 02:00", "2020-01-01 03:00"]
@@ -182,7 +184,8 @@ def test_time_column_formats_that_pandas_alone_would_refuse(capsys):
 
 def test_dayfirst_reads_day_month_year_dates_and_keeps_iso_dates(capsys, recwarn):
     """--dayfirst: 01/02/2020 is 1 February; without it a day-first file gets a hint, not pandas' advice."""
-    from applications.kit.data import DataError, series_from_frame
+    from applications.kit.errors import DataError
+    from applications.kit.data import series_from_frame
 
     def times(stamps, **options):
         frame = pd.DataFrame({"date": stamps, "a": np.arange(float(len(stamps)))})
@@ -211,7 +214,8 @@ def test_dayfirst_reads_day_month_year_dates_and_keeps_iso_dates(capsys, recwarn
 
 def test_freq_puts_a_calendar_series_on_its_grid(capsys):
     """--freq MS: months left out come back as missing values; timestamps off the grid are an error."""
-    from applications.kit.data import DataError, series_from_frame
+    from applications.kit.errors import DataError
+    from applications.kit.data import series_from_frame
 
     months = pd.date_range("2020-01-01", periods=24, freq="MS")
     frame = pd.DataFrame({"time": months.delete([5, 6]), "a": np.arange(22.0)})
@@ -237,7 +241,8 @@ def test_freq_puts_a_calendar_series_on_its_grid(capsys):
     (["2020-01-01", None, "2020-01-03"], "the time column has empty values"),
 ])
 def test_repeated_or_empty_timestamps_are_an_error(stamps, message):
-    from applications.kit.data import DataError, series_from_frame
+    from applications.kit.errors import DataError
+    from applications.kit.data import series_from_frame
 
     with pytest.raises(DataError, match=message.replace("(", r"\(")):
         series_from_frame(pd.DataFrame({"time": stamps, "a": [1.0, 2.0, 3.0]}), source="t")

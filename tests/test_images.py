@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from applications.kit.data import DataError
+from applications.kit.errors import DataError
 from applications.kit.images import load_embedded, load_image_folder, load_images, resize_images
 
 

@@ -22,7 +22,16 @@ def test_import_contracts_hold():
 def test_kit_contract_names_every_application_module():
     """A new application module must be added to the kit's forbidden list, or the contract would miss it."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
-    kit = next(c for c in config if c["source_modules"] == ["applications.kit"])
+    kit = next(c for c in config if c.get("source_modules") == ["applications.kit"])
     modules = {f"applications.{p.stem}" for p in pathlib.Path(ROOT / "applications").glob("*.py")
                if p.stem != "__init__"}
     assert modules == set(kit["forbidden_modules"])
+
+
+def test_kit_layers_name_every_kit_module():
+    """A new kit module must take its place in the layers, or the contract would not see its imports."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in config if c["type"] == "layers" and c["containers"] == ["applications.kit"])
+    named = {name.strip() for layer in layers["layers"] for name in layer.split("|")}
+    modules = {p.stem for p in pathlib.Path(ROOT / "applications" / "kit").glob("*.py") if p.stem != "__init__"}
+    assert modules == named

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from applications.kit import data
-from applications.kit.cli import UsageError
+from applications.kit import data, precision
+from applications.kit.errors import UsageError
 from applications.kit.optimisation import (SCHEDULES, OptimisationError, OptimiserSettings,
                                            learning_rate_schedule)
 from applications.kit.run import Prepared, Serving, Task, build_model, main_for, open_run
@@ -460,7 +460,7 @@ def test_mixed_float16_on_a_cpu_without_float16_warns(flags, gpus, warned, monke
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            assert training.configure_precision("mixed_float16") == "mixed_float16"
+            assert precision.configure_precision("mixed_float16") == "mixed_float16"
     finally:
         keras.mixed_precision.set_global_policy("float32")
     messages = [str(w.message) for w in caught if "float16" in str(w.message)]

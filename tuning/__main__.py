@@ -32,7 +32,7 @@ import pathlib
 import socket
 import sys
 
-from applications.kit import cli
+from applications.kit import cli, errors, precision
 
 
 def fix(text: str) -> tuple[str, object]:
@@ -76,11 +76,11 @@ def parse(argv):
     parser.add_argument("--tuner-id", help="this worker's name (default: worker-<host>-<pid>)")
     args, rest = parser.parse_known_args(argv)
     if args.role and not args.oracle_address:
-        raise cli.UsageError("--role needs --oracle-address HOST:PORT (the chief's address)")
+        raise errors.UsageError("--role needs --oracle-address HOST:PORT (the chief's address)")
     if args.oracle_address and not args.role:
-        raise cli.UsageError("--oracle-address is for a distributed sweep: pass --role chief or --role worker too")
+        raise errors.UsageError("--oracle-address is for a distributed sweep: pass --role chief or --role worker too")
     if args.tuner_id and args.role != "worker":
-        raise cli.UsageError("--tuner-id names a worker: pass it with --role worker (the chief's id is 'chief')")
+        raise errors.UsageError("--tuner-id names a worker: pass it with --role worker (the chief's id is 'chief')")
     if args.oracle_address:
         oracle_address(args.oracle_address)  # checked now, before the data is loaded
     return args, rest
@@ -90,7 +90,7 @@ def oracle_address(text: str) -> tuple[str, str]:
     """``HOST:PORT`` -> (host, port); a port outside 1..65535 or no host is a one-line error."""
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise cli.UsageError(f"--oracle-address {text}: expected HOST:PORT with a port in 1..65535, "
+        raise errors.UsageError(f"--oracle-address {text}: expected HOST:PORT with a port in 1..65535, "
                              "e.g. 10.0.0.1:8000")
     return host, port
 
@@ -113,9 +113,9 @@ def refuse_options_the_sweep_decides(task, app_args, *, prog, export_best: bool)
     defaults = run.parse_args(task, [], prog=prog)
     for name, instead in SWEEP_DECIDES.items():
         if getattr(app_args, name, None) != getattr(defaults, name, None):
-            raise cli.UsageError(f"--{name.replace('_', '-')} is not used by a sweep: {instead}")
+            raise errors.UsageError(f"--{name.replace('_', '-')} is not used by a sweep: {instead}")
     if not export_best and app_args.export_dir != defaults.export_dir:
-        raise cli.UsageError("--export-dir is where --export-best exports: pass --export-best too")
+        raise errors.UsageError("--export-dir is where --export-best exports: pass --export-best too")
 
 
 def read_space(path) -> dict:
@@ -123,7 +123,7 @@ def read_space(path) -> dict:
         return {}
     text = pathlib.Path(path).read_text() if pathlib.Path(path).is_file() else None
     if text is None:
-        raise cli.UsageError(f"--space {path}: no such file")
+        raise errors.UsageError(f"--space {path}: no such file")
     try:
         if path.endswith((".yaml", ".yml")):
             import yaml
@@ -132,9 +132,9 @@ def read_space(path) -> dict:
         else:
             space = json.loads(text)
     except Exception as err:  # json.JSONDecodeError, yaml.YAMLError
-        raise cli.UsageError(f"--space {path} cannot be read ({type(err).__name__}: {err})") from None
+        raise errors.UsageError(f"--space {path} cannot be read ({type(err).__name__}: {err})") from None
     if not isinstance(space, dict):
-        raise cli.UsageError(f"--space {path}: expected a mapping of hyperparameter names to ranges")
+        raise errors.UsageError(f"--space {path}: expected a mapping of hyperparameter names to ranges")
     return space
 
 
@@ -162,7 +162,7 @@ def check_same_sweep(project: pathlib.Path, settings: dict, *, writer: bool) -> 
         changed = [k for k in sorted(previous.keys() | settings.keys()) if previous.get(k) != settings.get(k)]
         if changed:
             key = changed[0]
-            raise cli.UsageError(f"{project} holds a sweep with other settings ({key} {previous.get(key)!r} there, "
+            raise errors.UsageError(f"{project} holds a sweep with other settings ({key} {previous.get(key)!r} there, "
                                  f"{settings.get(key)!r} now); rerun its command to resume it, or give another "
                                  "--directory")
     elif writer:
@@ -190,11 +190,11 @@ def main(argv=None) -> int:
     if args.export_best:
         run.check_export_dir(app_args.export_dir)  # now, not after the sweep
     training.seed_everything(app_args.seed, app_args.deterministic)
-    training.configure_precision(app_args.precision)
+    precision.configure_precision(app_args.precision)
     prepared = task.load(app_args)
     print(f"Data: {prepared.source}; devices: {devices.describe()}, {strategy.num_replicas_in_sync} replica(s)")
     if prepared.validation is None:
-        raise cli.UsageError(f"{task.name} has no validation split to tune on")
+        raise errors.UsageError(f"{task.name} has no validation split to tune on")
     objective = args.objective or default_objective
     overrides = read_space(args.space)
     hypermodel = sweep.KitHyperModel(task, app_args, prepared, space, objective, fixed=dict(args.fix),
@@ -225,11 +225,11 @@ def main(argv=None) -> int:
         try:
             tuner.search(epochs=args.max_epochs, tensorboard=args.tensorboard_hparams)
         except kt.errors.FatalError as err:
-            raise cli.UsageError(str(err).splitlines()[0]) from None
+            raise errors.UsageError(str(err).splitlines()[0]) from None
         except RuntimeError as err:  # grpc, when the chief's oracle cannot listen there
             if not str(err).startswith("Failed to bind to address"):
                 raise
-            raise cli.UsageError(f"the chief cannot listen on --oracle-address {args.oracle_address}: give an "
+            raise errors.UsageError(f"the chief cannot listen on --oracle-address {args.oracle_address}: give an "
                                  "address of this machine (or 0.0.0.0) and a port no other program uses") from None
         if args.role == "worker":
             print(f"Worker {os.environ['KERASTUNER_TUNER_ID']}: no more trials")

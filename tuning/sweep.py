@@ -39,7 +39,7 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
-from applications.kit import cli, reporting, training
+from applications.kit import errors, precision, reporting, training
 from applications.kit.run import Prepared, Task, export, fit, offered_model, optimiser_settings
 
 TUNERS = ("random", "hyperband", "bayesian", "grid")
@@ -79,7 +79,7 @@ def check_type(kind: str, name: str, values, choices, *, source: str) -> None:
     for value in values:
         if not fits(value):
             where = f"--fix {name}={value!r}" if source == "--fix" else f"--space: {name}: {value!r}"
-            raise cli.UsageError(f"{where} is invalid: expected {wanted}")
+            raise errors.UsageError(f"{where} is invalid: expected {wanted}")
 
 
 class Overrides:
@@ -109,7 +109,7 @@ class Overrides:
         if spec is None:
             return getattr(self.hp, kind)(name, *args, **kwargs)
         if not isinstance(spec, dict) or len(set(spec) - {"log", "step"}) != 1:
-            raise cli.UsageError(f"--space: {name}: expected one of choice / float / int / fixed, got {spec!r}")
+            raise errors.UsageError(f"--space: {name}: expected one of choice / float / int / fixed, got {spec!r}")
         given = spec["choice"] if "choice" in spec else [spec["fixed"]] if "fixed" in spec else []
         check_type(kind, name, given if isinstance(given, list) else [], choices, source="--space")
         try:
@@ -123,8 +123,8 @@ class Overrides:
             if "fixed" in spec:
                 return self.hp.Fixed(name, spec["fixed"])
         except (TypeError, ValueError) as err:  # KerasTuner's checks (min above max ...) or not two numbers
-            raise cli.UsageError(f"--space: {name}: {spec!r} is not a valid range ({err})") from None
-        raise cli.UsageError(f"--space: {name}: unknown kind {next(iter(spec))!r}; use choice, float, int or fixed")
+            raise errors.UsageError(f"--space: {name}: {spec!r} is not a valid range ({err})") from None
+        raise errors.UsageError(f"--space: {name}: unknown kind {next(iter(spec))!r}; use choice, float, int or fixed")
 
     def Choice(self, name, *args, **kwargs):  # noqa: N802 (KerasTuner's names)
         return self._declare("Choice", name, *args, **kwargs)
@@ -167,7 +167,7 @@ class KitHyperModel(kt.HyperModel):
             seen |= overrides.seen
         unknown = sorted((set(self.fixed) | set(self.overrides)) - seen)
         if unknown:
-            raise cli.UsageError(f"{unknown[0]} is not a hyperparameter of the {self.task.name} space; it has: "
+            raise errors.UsageError(f"{unknown[0]} is not a hyperparameter of the {self.task.name} space; it has: "
                                  f"{', '.join(sorted(seen))}")
 
     def arguments(self, hp):
@@ -178,7 +178,7 @@ class KitHyperModel(kt.HyperModel):
         if self.task.models:
             args.model = offered_model(self.task, args.model)
         if isinstance(args.batch_size, bool) or not isinstance(args.batch_size, int) or args.batch_size < 1:
-            raise cli.UsageError(f"batch_size={args.batch_size!r} is invalid: expected an integer >= 1")
+            raise errors.UsageError(f"batch_size={args.batch_size!r} is invalid: expected an integer >= 1")
         self.task.check_arguments(args)
         return args
 
@@ -192,7 +192,7 @@ class KitHyperModel(kt.HyperModel):
         gc.collect()
         args = self.arguments(hp)
         training.seed_everything(args.seed, args.deterministic)
-        training.configure_precision(args.precision)
+        precision.configure_precision(args.precision)
 
     def build_model(self, hp) -> keras.Model:
         """The trial's model, built by the application from the trial's options."""
@@ -414,7 +414,7 @@ def export_best(tuner, hypermodel: KitHyperModel, directory) -> list[pathlib.Pat
     """Retrain the best trial's configuration on train + validation for its best epoch count; export it."""
     best_trials = tuner.oracle.get_best_trials(1)
     if not best_trials:
-        raise cli.UsageError("no trial completed, so there is nothing to export")
+        raise errors.UsageError("no trial completed, so there is nothing to export")
     trial = best_trials[0]
     record = json.loads((pathlib.Path(tuner.get_trial_dir(trial.trial_id)) / "kit.json").read_text())
     hp = trial.hyperparameters

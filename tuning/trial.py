@@ -51,7 +51,7 @@ def main(request_file) -> int:
     strategy = devices.strategy(request["cpu_devices"])  # before TensorFlow runs anything (logical devices)
     import keras_tuner as kt
 
-    from applications.kit import cli, reporting, run, training
+    from applications.kit import errors, precision, reporting, run, training
     from tuning import sweep
     from tuning.spaces import SPACES
 
@@ -59,7 +59,7 @@ def main(request_file) -> int:
     task = getattr(importlib.import_module(module_name), class_name)()
     args = run.parse_args(task, request["argv"])
     training.seed_everything(args.seed, args.deterministic)
-    training.configure_precision(args.precision)
+    precision.configure_precision(args.precision)
     with contextlib.redirect_stdout(io.StringIO()):  # the sweep printed what loading says (sizes, split) once
         prepared = task.load(args)
     hypermodel = sweep.KitHyperModel(task, args, prepared, space, request["objective"], fixed=request["fixed"],
@@ -81,7 +81,7 @@ def main(request_file) -> int:
         result = {"status": "completed", "metrics": outcome["metrics"]}
     except kt.errors.FailedTrialError as err:
         result["message"] = str(err)
-    except cli.USER_ERRORS as err:  # this trial's values cannot run (e.g. a --space range reaching a negative rate)
+    except errors.USER_ERRORS as err:  # this trial's values cannot run (e.g. a --space range reaching a negative rate)
         result["message"] = str(err)
     except kt.errors.FatalError as err:
         result.update(status="fatal", message=str(err))

@@ -28,6 +28,8 @@ import shutil
 import keras
 import numpy as np
 
+from applications.kit.errors import BackupMismatch
+
 
 class LearningRateLog(keras.callbacks.Callback):
     """Record the optimiser's current rate as ``learning_rate`` in each epoch's logs."""
@@ -130,9 +132,7 @@ class ExactBackup(keras.callbacks.Callback):
         with np.load(self.state_dir / state.get("arrays", "arrays.npz")) as arrays:
             saved = sum(1 for key in arrays.files if key.startswith("variable_"))
             if saved != len(variables):  # e.g. a backup written by an older version of this package
-                from applications.kit.cli import UsageError
-
-                raise UsageError(f"the backup in {self.backup_dir} holds {saved} variables, this model has "
+                raise BackupMismatch(f"the backup in {self.backup_dir} holds {saved} variables, this model has "
                                  f"{len(variables)}: delete that folder to start afresh")
             for i, variable in enumerate(variables):
                 variable.assign(arrays[f"variable_{i}"])

@@ -6,16 +6,9 @@ import argparse
 import ast
 import sys
 
-from applications.kit.data import DataError
-from applications.kit.optimisation import OPTIMIZERS, SCHEDULES, OptimisationError
-from applications.kit.training import PRECISIONS
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for; printed as one line, exit code 2."""
-
-
-USER_ERRORS = (UsageError, DataError, OptimisationError)  # the user's mistakes: one line, never a traceback
+from applications.kit.errors import USER_ERRORS
+from applications.kit.optimisation import OPTIMIZERS, SCHEDULES
+from applications.kit.precision import PRECISIONS
 
 
 class ArgumentParser(argparse.ArgumentParser):

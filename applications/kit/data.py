@@ -28,9 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
-class DataError(ValueError):
-    """The data cannot be used as given; the message says why and what to do."""
+from applications.kit.errors import DataError
 
 
 @dataclass

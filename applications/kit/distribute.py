@@ -27,7 +27,7 @@ import os
 
 import keras
 
-from applications.kit.cli import UsageError
+from applications.kit.errors import UsageError
 
 
 def cluster(environ=os.environ) -> dict:

@@ -22,8 +22,9 @@ import pathlib
 
 import numpy as np
 
-from applications.kit import cli
-from applications.kit.data import Dataset, DataError, DataUnavailable, as_images, load_path, load_public
+from applications.kit import cli, errors
+from applications.kit.errors import DataError
+from applications.kit.data import Dataset, DataUnavailable, as_images, load_path, load_public
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -151,7 +152,7 @@ def load_images(data=None, source: str = "auto", resize=None, *, need_labels=Fal
             dataset = load_mnist()
         except DataUnavailable as err:
             if source == "mnist":
-                raise cli.UsageError(f"{err}; pass --data with MNIST's IDX files, or --source embedded") from None
+                raise errors.UsageError(f"{err}; pass --data with MNIST's IDX files, or --source embedded") from None
             print(f"{err}: falling back to the embedded digits")
             dataset = load_embedded()
     else:

@@ -22,13 +22,11 @@ from dataclasses import dataclass
 
 import keras
 
+from applications.kit.errors import OptimisationError
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "plateau", "step", "exponential", "cosine", "cosine-restarts")
 MOMENTUM = 0.9
-
-
-class OptimisationError(ValueError):
-    """An invalid optimiser, schedule or clipping setting; the message names the option."""
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ import pandas as pd
 
 import zoo
 from applications import __version__
-from applications.kit import cli, data, distribute, reporting, training
+from applications.kit import cli, data, distribute, errors, precision, reporting, training
 from applications.kit.export import export_saved_model
 from applications.kit.optimisation import OptimiserSettings, learning_rate_per_step, make_optimizer
 
@@ -95,7 +95,7 @@ class Task:
         """The application's own options."""
 
     def check_arguments(self, args) -> None:
-        """Raise ``cli.UsageError`` for an invalid combination of the application's options."""
+        """Raise ``errors.UsageError`` for an invalid combination of the application's options."""
 
     def load(self, args) -> Prepared:
         raise NotImplementedError
@@ -122,7 +122,7 @@ class Task:
 
     def serving(self, model, prepared: Prepared, args) -> Serving | list[Serving]:
         """The exported signature (several: one SavedModel each, e.g. an encoder and a decoder)."""
-        raise cli.UsageError(f"{self.name} cannot export yet")
+        raise errors.UsageError(f"{self.name} cannot export yet")
 
 
 class ClassificationTask(Task):
@@ -159,7 +159,7 @@ def parse_args(task: Task, argv=None, prog=None):
     cli.add_common_options(parser, task.name, **task.defaults)
     args = parser.parse_args(argv)
     if getattr(args, "cv", None) and args.export:
-        raise cli.UsageError("--cv trains one model per fold and exports none; drop --export (or --cv)")
+        raise errors.UsageError("--cv trains one model per fold and exports none; drop --export (or --cv)")
     if task.models:
         args.model = offered_model(task, args.model)
     task.check_arguments(args)
@@ -174,7 +174,7 @@ def offered_model(task: Task, name: str) -> str:
     offer = [*task.aliases, *task.models]
     close = difflib.get_close_matches(name, offer, n=1)
     hint = f"did you mean {close[0]}? " if close else ""
-    raise cli.UsageError(f"--model {name} is not offered by {task.name}; {hint}use one of: {', '.join(offer)}")
+    raise errors.UsageError(f"--model {name} is not offered by {task.name}; {hint}use one of: {', '.join(offer)}")
 
 
 def optimiser_settings(args) -> OptimiserSettings:
@@ -193,16 +193,16 @@ def build_model(args, hint=None, **required) -> keras.Model:
     model_args = dict(args.model_arg)
     clash = sorted(set(model_args) & set(required))
     if clash:
-        raise cli.UsageError(f"--model-arg {clash[0]} is set by the application from the data; leave it out")
+        raise errors.UsageError(f"--model-arg {clash[0]} is set by the application from the data; leave it out")
     try:
         return zoo.build(args.model, **required, **model_args)
     except TypeError as err:  # an argument the builder does not have: the zoo names it, the close one, the rest
-        raise cli.UsageError(f"--model-arg: {err}") from None
+        raise errors.UsageError(f"--model-arg: {err}") from None
     except ValueError as err:  # the zoo's messages start with the argument: "moving_average=25 is invalid: ..."
         message, argument = str(err).rstrip("."), str(err).split("=", 1)[0]
         if argument in zoo.entry(args.model).arguments and argument not in {**model_args, **required}:
             message += f"; the default {argument} can be set with --model-arg {argument}=VALUE"
-        raise cli.UsageError(f"--model {args.model}: {message}{hint(str(err)) if hint else ''}") from None
+        raise errors.UsageError(f"--model {args.model}: {message}{hint(str(err)) if hint else ''}") from None
 
 
 def run_folders(args, task: Task, fingerprint: str) -> tuple[pathlib.Path, pathlib.Path]:
@@ -230,7 +230,7 @@ def run_folders(args, task: Task, fingerprint: str) -> tuple[pathlib.Path, pathl
         backup_dir.mkdir(parents=True, exist_ok=True)
         reporting.write_json(record, {"run_dir": str(run_dir), **stamp})
     except OSError as err:
-        raise cli.UsageError(f"--output {args.output} is not writable ({err.strerror}: {err.filename}); "
+        raise errors.UsageError(f"--output {args.output} is not writable ({err.strerror}: {err.filename}); "
                              "choose another folder") from None
     return run_dir, backup_dir
 
@@ -251,7 +251,7 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
     replicas = strategy.num_replicas_in_sync
     x_train, y_train = prepared.train
     if args.batch_size < replicas:
-        raise cli.UsageError(f"--batch-size {args.batch_size} is smaller than the {replicas} replicas it is split "
+        raise errors.UsageError(f"--batch-size {args.batch_size} is smaller than the {replicas} replicas it is split "
                              f"over: use --batch-size {replicas} or more")
     # Without the last partial batch where there are several replicas: several workers must take as
     # many steps each, and a replica whose slice of a short batch is empty fails in oneDNN's fused
@@ -294,7 +294,7 @@ def run(task: Task, argv=None) -> int:
     optimiser = optimiser_settings(args)
     if args.strategy == "multiworker":
         if getattr(args, "cv", None):
-            raise cli.UsageError("--cv trains its folds one after another on one machine; "
+            raise errors.UsageError("--cv trains its folds one after another on one machine; "
                                  "drop --strategy multiworker (or --cv)")
         config = distribute.cluster()
         if not distribute.is_chief(config):  # the chief writes the run folder and the export
@@ -304,7 +304,7 @@ def run(task: Task, argv=None) -> int:
         check_export_dir(args.export_dir)
     strategy = distribute.make_strategy(args.strategy)  # before TensorFlow runs anything (multi-worker)
     training.seed_everything(args.seed, args.deterministic)
-    precision = training.configure_precision(args.precision)
+    policy = precision.configure_precision(args.precision)
 
     prepared = task.load(args)
     print(f"Data: {prepared.source}")
@@ -321,7 +321,7 @@ def run(task: Task, argv=None) -> int:
         **prepared.info,
         "model": getattr(args, "model", model.name),
         "parameters": model.count_params(),
-        "precision_policy": precision,
+        "precision_policy": policy,
         "epochs_run": len(result.history),
         "resumed_from_epoch": result.resumed_from_epoch,
         "monitor": result.monitor,
@@ -340,7 +340,7 @@ def run(task: Task, argv=None) -> int:
           f"{result.seconds:.1f} s training)")
 
     if args.export:
-        export(task, model, prepared, args, metrics, precision)
+        export(task, model, prepared, args, metrics, policy)
     print(f"Wrote {run_dir}")
     return 0
 
@@ -349,15 +349,15 @@ def check_export_dir(path) -> None:
     """Make the export root (``--export-dir``) now, or fail in one line: a file there, no permission."""
     path = pathlib.Path(path)
     if path.exists() and not path.is_dir():
-        raise cli.UsageError(f"--export-dir {path} is a file: choose a folder")
+        raise errors.UsageError(f"--export-dir {path} is a file: choose a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise cli.UsageError(f"--export-dir {path} cannot be a folder of exports ({err.strerror}: {err.filename}); "
+        raise errors.UsageError(f"--export-dir {path} cannot be a folder of exports ({err.strerror}: {err.filename}); "
                              "choose another folder") from None
 
 
-def export(task: Task, model, prepared: Prepared, args, metrics: dict, precision: str) -> list[pathlib.Path]:
+def export(task: Task, model, prepared: Prepared, args, metrics: dict, policy: str) -> list[pathlib.Path]:
     """Write the task's signature(s) as new SavedModel versions under ``args.export_dir``; return their paths."""
     paths = []
     servings = task.serving(model, prepared, args)
@@ -367,7 +367,7 @@ def export(task: Task, model, prepared: Prepared, args, metrics: dict, precision
                                   metadata={**serving.metadata, **prepared.info,
                                             "metrics": {k: v for k, v in metrics.items()
                                                         if k.startswith("test_") and not isinstance(v, dict)},
-                                            "precision_policy": precision,
+                                            "precision_policy": policy,
                                             "data_source": prepared.source,
                                             "training_arguments": training_arguments(args)})
         print(f"Exported SavedModel to {path}")
@@ -403,7 +403,7 @@ def cross_validate(task: Task, args, prepared: Prepared, optimiser: OptimiserSet
         y = np.concatenate([np.asarray(p[1]) for p in parts])
     counts = np.bincount(y)
     if counts.min() < folds:
-        raise cli.UsageError(f"--cv {folds}: the smallest class has {counts.min()} examples; "
+        raise errors.UsageError(f"--cv {folds}: the smallest class has {counts.min()} examples; "
                              f"each fold needs one: use --cv {max(2, counts.min())} or fewer")
     run_dir, backup_dir = run_folders(args, task, data.fingerprint(x, y))
     validation_fraction = getattr(args, "validation_fraction", 0.1)
@@ -418,7 +418,7 @@ def cross_validate(task: Task, args, prepared: Prepared, optimiser: OptimiserSet
         fold_dir.mkdir(parents=True, exist_ok=True)
         keras.backend.clear_session()  # also resets the dtype policy: set it again
         training.seed_everything(args.seed, args.deterministic)
-        training.configure_precision(args.precision)
+        precision.configure_precision(args.precision)
         (x_tr, y_tr), (x_va, y_va), _ = data.stratified_split(
             x[rest], y[rest], test_fraction=None, validation_fraction=validation_fraction, seed=args.seed)
         fold_data = replace(prepared, train=(x_tr, y_tr), validation=(x_va, y_va), test=(x[held_out], y[held_out]))
@@ -451,12 +451,12 @@ def open_run(path, app: str, command: str) -> tuple[keras.Model, dict]:
     """
     path = pathlib.Path(path)
     if not (path / "model.keras").exists() or not (path / "metrics.json").exists():
-        raise cli.UsageError(f"--from {path}: not a {app} run folder (no model.keras and metrics.json); "
+        raise errors.UsageError(f"--from {path}: not a {app} run folder (no model.keras and metrics.json); "
                              f"give the folder that {command} printed")
     metrics = json.loads((path / "metrics.json").read_text())
     trained_by = metrics.get("application", app)  # (runs written before it was recorded are taken as they are)
     if trained_by != app:
-        raise cli.UsageError(f"--from {path}: a {trained_by} run, not a {app} one; give the folder that "
+        raise errors.UsageError(f"--from {path}: a {trained_by} run, not a {app} one; give the folder that "
                              f"{command} printed")
     return keras.saving.load_model(path / "model.keras", safe_mode=True), metrics
 

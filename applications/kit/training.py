@@ -19,50 +19,8 @@ import pandas as pd
 
 from applications.kit.callbacks import ExactBackup, MonitorCheck, standard_callbacks
 from applications.kit.data import TrainingPipeline
+from applications.kit.distribute import fit_distributed, is_multiworker
 from applications.kit.optimisation import OptimiserSettings, PlateauWarmup, make_optimizer
-
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
-    try:
-        return set(pathlib.Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return set()
-
-
-def cpu_has_bf16() -> bool:
-    """True where the CPU computes bfloat16 natively (AVX512_BF16 or AMX)."""
-    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
-
-
-def configure_precision(mode: str = "auto") -> str:
-    """Set Keras' global dtype policy before a model is built; returns the policy name.
-
-    ``auto``: ``mixed_float16`` on a GPU, ``mixed_bfloat16`` on a CPU with
-    native bfloat16 (faster than float32 on the MNIST convnet here, same
-    accuracy), else ``float32``. An explicit ``mixed_float16`` without a GPU
-    or a CPU that computes float16 natively warns: float16 is emulated there,
-    several times slower than float32.
-    """
-    if mode not in PRECISIONS:
-        raise ValueError(f"precision={mode!r} is invalid: expected one of {PRECISIONS}")
-    import tensorflow as tf
-
-    on_gpu = bool(tf.config.list_physical_devices("GPU"))
-    if mode == "auto":
-        if on_gpu:
-            mode = "mixed_float16"
-        else:
-            mode = "mixed_bfloat16" if cpu_has_bf16() else "float32"
-    elif mode == "mixed_float16" and not on_gpu and not {"avx512_fp16", "amx_fp16"} & cpu_flags():
-        warnings.warn("precision mixed_float16 without a GPU: this CPU has no native float16, so it is emulated "
-                      "and trains several times slower than float32; use --precision auto (mixed_bfloat16 or "
-                      "float32 on a CPU)", stacklevel=2)
-    keras.mixed_precision.set_global_policy(mode)
-    return mode
-
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
     """Seed Python, NumPy and the backend; with ``deterministic``, TensorFlow's ops too."""
@@ -110,8 +68,6 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
         from, the seconds this process trained, and the monitored value.
     """
     import tensorflow as tf
-
-    from applications.kit.distribute import fit_distributed, is_multiworker  # (distribute imports cli, cli this)
 
     optimiser = optimiser or OptimiserSettings()
     check_train_arguments(model, train_data, validation_data, epochs)
