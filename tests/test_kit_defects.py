@@ -78,3 +78,106 @@ def test_compression_scales_pixels_in_float32_under_a_mixed_policy(model):
     raw = [layer for part in built.layers if isinstance(part, keras.Model) for layer in part.layers
            if isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))]
     assert raw and all(layer.compute_dtype == "float32" for layer in raw)
+
+
+# ------------------------------------------------- 2. the learning-rate plot draws the rates training used
+
+class RateRecorder:
+    """A callback that records the rate each step trained with (Keras calls batch hooks once per execution)."""
+
+    def __new__(cls):
+        import keras
+
+        from applications.kit.precision import inner_optimizer
+
+        class Recorder(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.rates, self.start = [], None
+
+            def on_train_batch_begin(self, batch, logs=None):
+                # The updates the (inner) optimiser applies: under mixed_float16 the loss scale skips some
+                self.start = int(inner_optimizer(self.model.optimizer).iterations.numpy())
+                optimizer = inner_optimizer(self.model.optimizer)
+                self.scheduled = float(keras.ops.convert_to_numpy(optimizer._get_current_learning_rate()))
+
+            def on_train_batch_end(self, batch, logs=None):
+                # The plateau's warm-up sets the variable at batch begin, after this recorder's hook:
+                # the variable at the execution's end is what it ran with.
+                optimizer = inner_optimizer(self.model.optimizer)
+                rate = (self.scheduled if isinstance(optimizer._learning_rate,
+                                                     keras.optimizers.schedules.LearningRateSchedule)
+                        else float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+                self.rates += [rate] * (int(optimizer.iterations.numpy()) - self.start)
+
+        return Recorder()
+
+
+def _train_and_plot(tmp_path, settings, *, steps_per_execution, epochs, policy="float32"):
+    """Train a small regression with ``settings``; return (the rates it used, the rates the plot draws)."""
+    import keras
+
+    from applications.kit import data, training
+    from applications.kit.optimisation import learning_rate_per_step
+
+    keras.mixed_precision.set_global_policy(policy)
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 4)).astype("float32")
+    weights = np.array([1.0, -2.0, 0.5, 3.0], "float32")
+    # The validation targets are the training targets' opposite: the better the fit, the worse val_loss,
+    # so the plateau halves the rate every 3 epochs.
+    validation = data.make_dataset(x, -(x @ weights), batch_size=80)
+    pipeline = data.TrainingPipeline(x, x @ weights, batch_size=8, seed=0)  # 10 steps an epoch
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    recorder = RateRecorder()
+    result = training.train(model, pipeline, validation, epochs=epochs, run_dir=tmp_path, loss="mse",
+                            backup_dir=tmp_path / "backup", optimiser=settings, callbacks=[recorder],
+                            steps_per_execution=steps_per_execution, verbose=0, log=lambda *_: None)
+    _, plotted = learning_rate_per_step(model.optimizer, result.history, result.steps_per_epoch, settings,
+                                        steps_per_execution=model.steps_per_execution)
+    return np.array(recorder.rates), plotted
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 4])
+def test_the_plateau_plot_draws_its_warm_up_and_halvings_where_training_had_them(tmp_path, steps_per_execution):
+    """Plateau halvings were drawn one epoch late, and a warm-up of 1.5 epochs of 10 steps (15) with executions
+    of 4 steps stopped at 13/15 of the peak: no execution starts at step 15 exactly."""
+    from applications.kit.optimisation import OptimiserSettings
+
+    settings = OptimiserSettings(learning_rate=0.01, schedule="plateau", warmup_epochs=1.5).check(9)
+    used, plotted = _train_and_plot(tmp_path, settings, steps_per_execution=steps_per_execution, epochs=9)
+    assert len(used) == 90 and used.max() == pytest.approx(0.01)  # the warm-up reached the peak
+    assert sorted(set(np.round(used[15:], 8)), reverse=True)[:2] == [0.01, 0.005]  # and the plateau halved it
+    np.testing.assert_allclose(plotted, used, rtol=1e-6)
+
+
+def test_the_plot_reads_the_schedule_inside_the_loss_scale_optimizer(tmp_path):
+    """Under mixed_float16 compile wraps the optimiser: its own rate is a constant, the schedule is inside."""
+    from applications.kit.optimisation import OptimiserSettings
+
+    settings = OptimiserSettings(learning_rate=0.01, schedule="cosine", warmup_epochs=1).check(4)
+    used, plotted = _train_and_plot(tmp_path, settings, steps_per_execution=1, epochs=4, policy="mixed_float16")
+    assert used.max() == pytest.approx(0.01) and used[-1] < 0.002  # warm-up to the peak, then the cosine
+    np.testing.assert_allclose(plotted, used, rtol=1e-6)
+
+
+def test_the_plateau_warm_up_reaches_every_optimiser_of_a_gan(tmp_path):
+    """PlateauWarmup set model.optimizer only: a GAN's discriminator trained at its full rate from the start."""
+    import keras
+
+    from applications.kit.optimisation import PlateauWarmup, optimizers_of
+
+    class TwoOptimisers(keras.Model):
+        def __init__(self):
+            inputs = keras.Input((2,))
+            super().__init__(inputs, keras.layers.Dense(1)(inputs))
+            self.second_optimizer = keras.optimizers.Adam(0.5)
+
+    model = TwoOptimisers()
+    model.compile(keras.optimizers.Adam(0.5), "mse")
+    warmup = PlateauWarmup(0.5, 10)
+    warmup.set_model(model)
+    warmup.on_train_batch_begin(0)
+    assert len(optimizers_of(model)) == 2
+    rates = [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in optimizers_of(model)]
+    assert rates == pytest.approx([0.05, 0.05])

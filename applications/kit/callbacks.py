@@ -29,6 +29,7 @@ import keras
 import numpy as np
 
 from applications.kit.errors import BackupMismatch
+from applications.kit.optimisation import optimizers_of
 
 
 class LearningRateLog(keras.callbacks.Callback):
@@ -105,12 +106,12 @@ class ExactBackup(keras.callbacks.Callback):
             for kind, attributes in self.STATE.items():
                 if isinstance(callback, kind):
                     yield index, callback, attributes
+            if getattr(callback, "backup_attributes", None):  # the kit's own, e.g. the plateau's warm-up
+                yield index, callback, callback.backup_attributes
 
     def _variables(self):
         """The model's variables, then each of its optimisers' (each optimiser once, in attribute order)."""
-        optimizers = [self.model.optimizer, *vars(self.model).values()]
-        unique = {id(o): o for o in optimizers if isinstance(o, keras.optimizers.Optimizer)}
-        return list(self.model.variables) + [v for o in unique.values() for v in o.variables]
+        return list(self.model.variables) + [v for o in optimizers_of(self.model) for v in o.variables]
 
     @staticmethod
     def epoch_in(backup_dir) -> int:
@@ -169,6 +170,8 @@ def _plain(value):
     """A JSON-safe copy of a callback attribute (NumPy scalars become floats)."""
     if value is None:
         return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import keras
 
+from applications.kit import precision
 from applications.kit.errors import OptimisationError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
@@ -94,7 +95,7 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
 def learning_rate_schedule(settings: OptimiserSettings, *, steps_per_epoch: int, epochs: int):
     """The learning rate the optimiser gets: a float (constant, plateau) or a schedule of the step."""
     lr = settings.learning_rate
-    warmup_steps = round(settings.warmup_epochs * steps_per_epoch)
+    warmup_steps = warmup_steps_of(settings, steps_per_epoch)
     decay_steps = max(1, epochs * steps_per_epoch - warmup_steps)
     S = keras.optimizers.schedules
     if settings.schedule in ("constant", "plateau"):
@@ -135,48 +136,76 @@ def make_optimizer(settings: OptimiserSettings, *, steps_per_epoch: int, epochs:
     return O.AdamW(**{**common, "weight_decay": settings.weight_decay})  # adamw: 0 means none
 
 
+def optimizers_of(model: keras.Model) -> list:
+    """Every optimiser ``model`` trains with: ``model.optimizer`` and any other it holds (a GAN's two), each once."""
+    found = [model.optimizer, *vars(model).values()]
+    return list({id(o): o for o in found if isinstance(o, keras.optimizers.Optimizer)}.values())
+
+
+def warmup_steps_of(settings: OptimiserSettings, steps_per_epoch: int) -> int:
+    """The number of warm-up steps: ``--warmup-epochs`` (maybe fractional) of ``steps_per_epoch`` steps."""
+    return round(settings.warmup_epochs * steps_per_epoch)
+
+
 class PlateauWarmup(keras.callbacks.Callback):
     """Linear warm-up for the ``plateau`` schedule, whose rate must stay settable by ReduceLROnPlateau.
 
-    Sets the rate before each batch of the first ``warmup_steps`` steps (read
-    from the optimiser's ``iterations``, so a resumed run continues the ramp).
-    With ``steps_per_execution`` > 1 the rate changes once per execution.
+    Sets the rate of every optimiser of the model (a GAN has two) before each
+    batch of the first ``warmup_steps`` steps, read from the optimiser's
+    ``iterations``, so a resumed run continues the ramp. With
+    ``steps_per_execution`` > 1 Keras calls it once per execution, so the rate
+    changes once per execution; the first call at or past the end of the ramp
+    sets the peak rate, wherever the executions fall (``finished``, kept in
+    the backup, says it was set, so a resumed run leaves a plateau's halvings alone).
     """
+
+    backup_attributes = ("finished",)  # kept by callbacks.ExactBackup
 
     def __init__(self, target: float, warmup_steps: int):
         super().__init__()
         self.target, self.warmup_steps = float(target), int(warmup_steps)
+        self.finished = False
 
     def on_train_batch_begin(self, batch, logs=None):
+        if self.finished:
+            return
         step = int(self.model.optimizer.iterations.numpy())
-        if step < self.warmup_steps:
-            self.model.optimizer.learning_rate = self.target * (step + 1) / self.warmup_steps
-        elif step == self.warmup_steps:
-            self.model.optimizer.learning_rate = self.target
+        rate = self.target * (step + 1) / self.warmup_steps if step < self.warmup_steps else self.target
+        self.finished = step >= self.warmup_steps
+        for optimizer in optimizers_of(self.model):
+            precision.inner_optimizer(optimizer).learning_rate = rate
 
 
 def learning_rate_per_step(optimizer: keras.optimizers.Optimizer, history, steps_per_epoch: int,
-                           settings: OptimiserSettings):
-    """``(steps, rates)`` of the run so far, for the learning-rate plot.
+                           settings: OptimiserSettings, steps_per_execution: int = 1):
+    """``(steps, rates)``: the rate each step of the run so far trained with, for the learning-rate plot.
 
-    A schedule is evaluated at every step; the plateau rate is the warm-up ramp
-    then the rate each epoch ended with (from the history), held over its steps.
+    A schedule is evaluated at every update the optimiser applied. The plateau rate is the one each
+    epoch ran at (``history["learning_rate"]``, logged before ReduceLROnPlateau
+    halves it at the epoch's end), and during the warm-up the ramp as
+    ``PlateauWarmup`` sets it: once per execution of ``steps_per_execution``
+    steps (an epoch's executions start at its first step), up to the peak.
     """
     import numpy as np
 
     epochs_run = len(history)
     steps = np.arange(epochs_run * steps_per_epoch)
-    schedule = optimizer._learning_rate  # the schedule object or the variable
+    inner = precision.inner_optimizer(optimizer)
+    schedule = inner._learning_rate  # the schedule object or the variable
     if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        # The schedule's step is the inner optimiser's count of the updates it applied: under mixed_float16
+        # the loss scale skips the updates whose gradients overflowed, and the schedule waits for them.
+        steps = np.arange(int(keras.ops.convert_to_numpy(inner.iterations)))
         rates = np.asarray(keras.ops.convert_to_numpy(schedule(steps)), dtype=float)
         return steps, rates
-    per_epoch = (np.asarray(history["learning_rate"], dtype=float) if "learning_rate" in history
-                 else np.full(epochs_run, settings.learning_rate))
-    # The rate during epoch e is the one epoch e-1 ended with (the first epoch's: the initial rate).
-    during = np.concatenate([[settings.learning_rate], per_epoch[:-1]]) if epochs_run else per_epoch
+    during = (np.asarray(history["learning_rate"], dtype=float) if "learning_rate" in history
+              else np.full(epochs_run, settings.learning_rate))
     rates = np.repeat(during, steps_per_epoch)
-    warmup_steps = round(settings.warmup_epochs * steps_per_epoch)
+    warmup_steps = warmup_steps_of(settings, steps_per_epoch)
     if warmup_steps:
-        ramp = settings.learning_rate * (np.arange(warmup_steps) + 1) / warmup_steps
-        rates[:warmup_steps] = ramp[: len(rates)]
+        # Where each step's execution started: PlateauWarmup set the rate there.
+        started = (steps // steps_per_epoch) * steps_per_epoch + \
+            (steps % steps_per_epoch) // steps_per_execution * steps_per_execution
+        ramping = started < warmup_steps
+        rates[ramping] = settings.learning_rate * (started[ramping] + 1) / warmup_steps
     return steps, rates

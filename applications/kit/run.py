@@ -332,7 +332,8 @@ def run(task: Task, argv=None) -> int:
     model.save(run_dir / "model.keras")  # the evaluated model (best weights restored)
     reporting.write_json(run_dir / "metrics.json", metrics)
     reporting.plot_learning_curves(result.history, run_dir / "learning_curves.png")
-    steps_run, rates = learning_rate_per_step(model.optimizer, result.history, result.steps_per_epoch, optimiser)
+    steps_run, rates = learning_rate_per_step(model.optimizer, result.history, result.steps_per_epoch, optimiser,
+                                              steps_per_execution=model.steps_per_execution)
     reporting.plot_learning_rate(steps_run, rates, result.steps_per_epoch, run_dir / "learning_rate.png")
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                         if k.startswith("test_") and isinstance(v, float))

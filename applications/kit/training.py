@@ -20,7 +20,7 @@ import pandas as pd
 from applications.kit.callbacks import ExactBackup, MonitorCheck, standard_callbacks
 from applications.kit.data import TrainingPipeline
 from applications.kit.distribute import fit_distributed, is_multiworker
-from applications.kit.optimisation import OptimiserSettings, PlateauWarmup, make_optimizer
+from applications.kit.optimisation import OptimiserSettings, PlateauWarmup, make_optimizer, warmup_steps_of
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
     """Seed Python, NumPy and the backend; with ``deterministic``, TensorFlow's ops too."""
@@ -93,7 +93,7 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
                       loss=loss, metrics=metrics, steps_per_execution=steps_per_execution)
     build_compiled_state(model, train_data.element_spec)
     extra = []
-    warmup_steps = round(optimiser.warmup_epochs * steps_per_epoch)
+    warmup_steps = warmup_steps_of(optimiser, steps_per_epoch)
     if optimiser.schedule == "plateau" and warmup_steps:
         extra.append(PlateauWarmup(optimiser.learning_rate, warmup_steps))
     # MonitorCheck first: it must fail before the callbacks that read the monitor only warn.
