@@ -43,6 +43,7 @@ if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras load
     quiet_tensorflow()
 
 import argparse
+import os
 import pathlib
 import sys
 from dataclasses import dataclass
@@ -316,18 +317,20 @@ def quality_classifier(args, prepared, run_dir) -> QualityClassifier | None:
     trained = sorted(folder.glob("digits/*/model.keras"))
     if not trained:
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / "training_images.npz", x=x, y=y)
+        # One file per process: two runs sharing the cache must not delete each other's images.
+        images_file = folder / f"training_images-{os.getpid()}.npz"
+        np.savez(images_file, x=x, y=y)
         print(f"Training the quality classifier with the digits application ({args.classifier_epochs} epochs) "
               f"in {folder}")
         policy = keras.config.dtype_policy().name
-        code = digits.main(["--data", str(folder / "training_images.npz"), "--model", "vgg", "--epochs",
+        code = digits.main(["--data", str(images_file), "--model", "vgg", "--epochs",
                             str(args.classifier_epochs), "--seed", str(args.seed), "--precision", args.precision,
                             "--output", str(folder), "--verbose", "0"])
         keras.mixed_precision.set_global_policy(policy)
         if code:
             raise errors.UsageError(f"the quality classifier could not be trained (digits exit code {code})")
         trained = sorted(folder.glob("digits/*/model.keras"))
-        (folder / "training_images.npz").unlink()
+        images_file.unlink()
     model, metrics = open_run(trained[-1].parent, "digits", "the digits application")
     accuracy = metrics["test_accuracy"]
     print(f"Quality classifier: {trained[-1].parent} (test accuracy {accuracy:.4f} on its own held-out part)")

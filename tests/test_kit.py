@@ -453,9 +453,7 @@ def test_mixed_float16_on_a_cpu_without_float16_warns(flags, gpus, warned, monke
 
     import tensorflow as tf
 
-    from applications.kit import training
-
-    monkeypatch.setattr(training, "cpu_flags", lambda: set(flags.split()))
+    monkeypatch.setattr(precision, "cpu_flags", lambda: set(flags.split()))
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus if kind == "GPU" else [])
     try:
         with warnings.catch_warnings(record=True) as caught:

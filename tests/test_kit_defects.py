@@ -1,6 +1,7 @@
 """Issue 30's defects, one test each (each watched failing before its fix)."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -181,3 +182,95 @@ def test_the_plateau_warm_up_reaches_every_optimiser_of_a_gan(tmp_path):
     assert len(optimizers_of(model)) == 2
     rates = [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in optimizers_of(model)]
     assert rates == pytest.approx([0.05, 0.05])
+
+
+# ------------------------------------------------- 4. a crash in the evaluation keeps the trained model
+
+def test_a_crash_in_the_evaluation_keeps_the_model_and_the_rerun_only_evaluates(tmp_path, capsys):
+    """evaluate() ran after the backup was deleted and before model.save: a crash there lost the training."""
+    import keras
+
+    from applications.kit.run import main_for
+    from test_kit import Wine
+
+    class FailsOnce(Wine):
+        failures = 1
+
+        def evaluate(self, model, prepared, args, run_dir):
+            if FailsOnce.failures:
+                FailsOnce.failures -= 1
+                raise RuntimeError("the evaluation crashed")
+            return super().evaluate(model, prepared, args, run_dir)
+
+    argv = ["--output", tmp_path / "runs", "--epochs", "6", "--verbose", "0", "--precision", "float32"]
+    with pytest.raises(RuntimeError, match="the evaluation crashed"):
+        run_in_process(main_for(FailsOnce()), *argv, capsys=capsys)
+    assert "the same command evaluates it again without training" in capsys.readouterr().err
+    (run_dir,) = (tmp_path / "runs" / "wine").glob("2*")
+    trained = keras.saving.load_model(run_dir / "model.keras", safe_mode=True).get_weights()
+    history = (run_dir / "history.csv").read_bytes()
+    assert not (run_dir / "metrics.json").exists()
+
+    code, out, err = run_in_process(main_for(FailsOnce()), *argv, capsys=capsys)
+    assert code == 0, err
+    assert "Training finished in an earlier run (6 epochs)" in out and "Epoch" not in out
+    assert (run_dir / "history.csv").read_bytes() == history  # no epoch trained again
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.8 and metrics["epochs_run"] == 6
+    for saved, again in zip(trained, keras.saving.load_model(run_dir / "model.keras").get_weights(), strict=True):
+        np.testing.assert_array_equal(saved, again)
+    assert not any((tmp_path / "runs" / "wine" / "backup").iterdir())  # deleted once the folder is complete
+
+
+# ------------------------------------------------- 5. a file whose existence marks progress is written whole
+
+def test_write_json_leaves_the_old_file_or_the_new_one_never_a_part(tmp_path, monkeypatch):
+    """A kill in the middle of writing left a truncated metrics.json (a fold marked done, a run.json unreadable)."""
+    import pathlib
+
+    from applications.kit import reporting
+
+    target = tmp_path / "metrics.json"
+    reporting.write_json(target, {"fold": 1, "test_accuracy": 0.9})
+
+    class Killed(Exception):
+        pass
+
+    real_write_text = pathlib.Path.write_text
+
+    def killed_half_way(self, text, *args, **kwargs):
+        real_write_text(self, text[: len(text) // 2], *args, **kwargs)
+        raise Killed
+
+    monkeypatch.setattr(pathlib.Path, "write_text", killed_half_way)
+    with pytest.raises(Killed):
+        reporting.write_json(target, {"fold": 2, "test_accuracy": 0.95, "epochs_run": 12})
+    monkeypatch.undo()
+    assert json.loads(target.read_text()) == {"fold": 1, "test_accuracy": 0.9}
+    reporting.write_json(target, {"fold": 2})
+    assert json.loads(target.read_text()) == {"fold": 2}
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["metrics.json"]
+
+
+def test_two_runs_sharing_the_quality_classifier_cache_keep_their_own_images_file(tmp_path, monkeypatch):
+    """Both wrote and deleted <cache>/training_images.npz: the first to finish deleted the other's input."""
+    from applications import digits, generation
+
+    seen = []
+
+    def fake_digits(argv):
+        path = pathlib.Path(argv[argv.index("--data") + 1])
+        seen.append(path.name)
+        assert path.exists()
+        return 1  # stop there: what matters is the file it was given
+
+    import pathlib
+
+    monkeypatch.setattr(digits, "main", fake_digits)
+    prepared = type("P", (), {"images": (np.zeros((4, 8, 8), np.uint8), np.arange(4))})()
+    args = type("A", (), {"classifier_epochs": 1, "seed": 0, "precision": "float32"})()
+    from applications.kit.errors import UsageError
+
+    with pytest.raises(UsageError):
+        generation.quality_classifier(args, prepared, tmp_path / "run")
+    assert seen and seen[0] != "training_images.npz" and str(os.getpid()) in seen[0]

@@ -32,7 +32,7 @@ import pathlib
 import socket
 import sys
 
-from applications.kit import cli, errors, precision
+from applications.kit import cli, errors, precision, reporting
 
 
 def fix(text: str) -> tuple[str, object]:
@@ -167,7 +167,7 @@ def check_same_sweep(project: pathlib.Path, settings: dict, *, writer: bool) -> 
                                  "--directory")
     elif writer:
         project.mkdir(parents=True, exist_ok=True)
-        record.write_text(json.dumps(settings, indent=2))
+        reporting.write_json(record, settings)  # atomic: its existence marks a sweep's settings
 
 
 def main(argv=None) -> int:

@@ -93,11 +93,13 @@ class ExactBackup(keras.callbacks.Callback):
         keras.callbacks.ModelCheckpoint: ("best",),
     }
 
-    def __init__(self, backup_dir, callbacks):
+    def __init__(self, backup_dir, callbacks, keep=False):
         super().__init__()
         self.backup_dir = pathlib.Path(backup_dir)
         self.state_dir = self.backup_dir / "state"
         self.callbacks = list(callbacks)
+        self.keep = keep
+        self.epochs_done = 0
 
     # -------------------------------------------------------------- helpers
 
@@ -114,12 +116,25 @@ class ExactBackup(keras.callbacks.Callback):
         return list(self.model.variables) + [v for o in optimizers_of(self.model) for v in o.variables]
 
     @staticmethod
+    def _state(backup_dir) -> dict:
+        try:
+            state = json.loads((pathlib.Path(backup_dir) / "state" / "state.json").read_text())
+            return state if isinstance(state, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    @staticmethod
     def epoch_in(backup_dir) -> int:
         """The number of epochs the backup in ``backup_dir`` completed (0 if none)."""
         try:
-            return int(json.loads((pathlib.Path(backup_dir) / "state" / "state.json").read_text())["epoch"])
-        except (OSError, ValueError, KeyError):
+            return int(ExactBackup._state(backup_dir)["epoch"])
+        except (KeyError, TypeError, ValueError):
             return 0
+
+    @staticmethod
+    def finished_in(backup_dir) -> bool:
+        """True when the backup holds the final weights of a training that ended (see ``keep``)."""
+        return bool(ExactBackup._state(backup_dir).get("finished"))
 
     # ------------------------------------------------------------ callbacks
 
@@ -143,9 +158,13 @@ class ExactBackup(keras.callbacks.Callback):
                 if getattr(callback, "restore_best_weights", False) and f"best_{index}_0" in arrays:
                     count = sum(1 for key in arrays.files if key.startswith(f"best_{index}_"))
                     callback.best_weights = [arrays[f"best_{index}_{j}"] for j in range(count)]
-        self.model._initial_epoch = state["epoch"]
+        self.model._initial_epoch = self.epochs_done = state["epoch"]
 
     def on_epoch_end(self, epoch, logs=None):
+        self._save(epoch + 1)
+
+    def _save(self, epochs_done: int, finished: bool = False) -> None:
+        self.epochs_done = epochs_done
         self.state_dir.mkdir(parents=True, exist_ok=True)
         arrays = {f"variable_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(self._variables())}
         callbacks = {}
@@ -153,17 +172,24 @@ class ExactBackup(keras.callbacks.Callback):
             callbacks[str(index)] = {name: _plain(getattr(callback, name, None)) for name in attributes}
             for j, weight in enumerate(getattr(callback, "best_weights", None) or []):
                 arrays[f"best_{index}_{j}"] = weight
-        name = f"arrays-{epoch + 1}.npz"
+        name = f"arrays-{epochs_done}{'-final' if finished else ''}.npz"
         np.savez(self.state_dir / name, **arrays)
         staging = self.state_dir / "state.json.staging"
-        staging.write_text(json.dumps({"epoch": epoch + 1, "arrays": name, "callbacks": callbacks}))
+        staging.write_text(json.dumps({"epoch": epochs_done, "arrays": name, "callbacks": callbacks,
+                                       "finished": finished}))
         os.replace(staging, self.state_dir / "state.json")  # atomic: the old state or the new, never neither
         for older in self.state_dir.glob("arrays-*.npz"):
             if older.name != name:
                 older.unlink()
 
     def on_train_end(self, logs=None):
-        shutil.rmtree(self.backup_dir, ignore_errors=True)
+        """The run is trained: delete the backup, or with ``keep`` back up the final weights (early
+        stopping has restored the best epoch's by now) as finished, until the caller has saved and
+        evaluated the model: a crash after training then costs no training."""
+        if self.keep:
+            self._save(self.epochs_done, finished=True)
+        else:
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
 
 
 def _plain(value):
@@ -180,7 +206,7 @@ def _plain(value):
 
 
 def standard_callbacks(run_dir, backup_dir, *, monitor="val_loss", mode="auto", patience=15,
-                       reduce_lr=True, reduce_lr_patience=3, extra=(), tensorboard=False
+                       reduce_lr=True, reduce_lr_patience=3, extra=(), tensorboard=False, keep_backup=False
                        ) -> list[keras.callbacks.Callback]:
     """The callbacks above, in that order, with ``extra`` ones (e.g. a warm-up) before the backup.
 
@@ -204,5 +230,5 @@ def standard_callbacks(run_dir, backup_dir, *, monitor="val_loss", mode="auto", 
     callbacks += [keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True), *extra]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
-    callbacks.append(ExactBackup(backup_dir, callbacks))
+    callbacks.append(ExactBackup(backup_dir, callbacks, keep=keep_backup))
     return callbacks

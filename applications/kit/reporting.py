@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import pathlib
 
 import matplotlib
@@ -66,7 +67,12 @@ def new_run_dir(output, app: str) -> pathlib.Path:
 
 
 def write_json(path, data) -> None:
-    pathlib.Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n")
+    """Write ``data`` as JSON, atomically: a reader (or a rerun after a kill) sees the old file or the whole
+    new one, never a part. A file's existence marks progress (a finished fold, a run's ``run.json``)."""
+    path = pathlib.Path(path)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.staging")  # one per process: no two writers share it
+    staging.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(staging, path)
 
 
 def save_figure(fig, path, dpi=100) -> None:

@@ -29,6 +29,7 @@ import hashlib
 import json
 import pathlib
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field, replace
 
@@ -236,14 +237,17 @@ def run_folders(args, task: Task, fingerprint: str) -> tuple[pathlib.Path, pathl
 
 
 def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_dir, backup_dir, *,
-        evaluate=True, model=None, callbacks=(), strategy=None):
+        evaluate=True, model=None, callbacks=(), strategy=None, keep_backup=False):
     """Build, train (resuming from ``backup_dir``) and evaluate one model: ``(model, TrainResult, metrics)``.
 
     ``model``: train this one instead of building it (a sweep warm-starts
     from another trial's weights); ``evaluate=False`` skips the test metrics
     (a sweep looks at validation only); ``callbacks`` come before the task's;
     ``strategy``: the ``tf.distribute`` strategy (default: the current one, a
-    sweep's MirroredStrategy when it entered one).
+    sweep's MirroredStrategy when it entered one). The trained model is saved
+    as ``model.keras`` before it is evaluated; with ``keep_backup`` the backup
+    stays (marked finished) for the caller to delete when its run folder is
+    complete, so a crash in the evaluation costs no training: the rerun evaluates.
     """
     import tensorflow as tf
 
@@ -278,8 +282,18 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
             # length ("You must feed a value for placeholder"): one step per execution there.
             steps_per_execution=task.steps_per_execution if replicas == 1 else 1,
             callbacks=[*callbacks, *task.callbacks(model, prepared, args, run_dir)],
-            tensorboard=args.tensorboard, verbose=args.verbose)
-    return model, result, task.evaluate(model, prepared, args, run_dir) if evaluate else {}
+            tensorboard=args.tensorboard, verbose=args.verbose, keep_backup=keep_backup)
+    if not evaluate:
+        return model, result, {}
+    model.save(pathlib.Path(run_dir) / "model.keras")  # before the evaluation: the model (best weights restored)
+    try:
+        metrics = task.evaluate(model, prepared, args, run_dir)
+    except BaseException:
+        print(f"The evaluation failed after training; the model is saved in {run_dir}/model.keras"
+              + (" and the same command evaluates it again without training" if keep_backup else ""),
+              file=sys.stderr)
+        raise
+    return model, result, metrics
 
 
 def _fingerprint(prepared: Prepared) -> str:
@@ -312,7 +326,8 @@ def run(task: Task, argv=None) -> int:
         cross_validate(task, args, prepared, optimiser, folds=args.cv)
         return 0
     run_dir, backup_dir = run_folders(args, task, _fingerprint(prepared))
-    model, result, metrics = fit(task, args, prepared, optimiser, run_dir, backup_dir, strategy=strategy)
+    model, result, metrics = fit(task, args, prepared, optimiser, run_dir, backup_dir, strategy=strategy,
+                                 keep_backup=True)
 
     settings = training_arguments(args)
     metrics.update({
@@ -329,7 +344,6 @@ def run(task: Task, argv=None) -> int:
         "total_seconds": round(time.perf_counter() - started, 2),
         "arguments": settings,
     })
-    model.save(run_dir / "model.keras")  # the evaluated model (best weights restored)
     reporting.write_json(run_dir / "metrics.json", metrics)
     reporting.plot_learning_curves(result.history, run_dir / "learning_curves.png")
     steps_run, rates = learning_rate_per_step(model.optimizer, result.history, result.steps_per_epoch, optimiser,
@@ -342,6 +356,7 @@ def run(task: Task, argv=None) -> int:
 
     if args.export:
         export(task, model, prepared, args, metrics, policy)
+    shutil.rmtree(backup_dir, ignore_errors=True)  # the run folder is complete
     print(f"Wrote {run_dir}")
     return 0
 
@@ -424,10 +439,12 @@ def cross_validate(task: Task, args, prepared: Prepared, optimiser: OptimiserSet
             x[rest], y[rest], test_fraction=None, validation_fraction=validation_fraction, seed=args.seed)
         fold_data = replace(prepared, train=(x_tr, y_tr), validation=(x_va, y_va), test=(x[held_out], y[held_out]))
         print(f"Fold {fold}/{folds}: {len(x_tr)} train / {len(x_va)} validation / {len(held_out)} test")
-        _, result, metrics = fit(task, args, fold_data, optimiser, fold_dir, backup_dir / f"fold_{fold}")
+        _, result, metrics = fit(task, args, fold_data, optimiser, fold_dir, backup_dir / f"fold_{fold}",
+                                 keep_backup=True)
         scores = {k: v for k, v in metrics.items() if k.startswith("test_") and isinstance(v, float)}
         scores["epochs_run"] = len(result.history)
         reporting.write_json(done, scores)
+        shutil.rmtree(backup_dir / f"fold_{fold}", ignore_errors=True)
         rows.append({"fold": fold, **scores})
     table = pd.DataFrame(rows).set_index("fold")
     table.to_csv(run_dir / "cv_folds.csv")

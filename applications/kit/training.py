@@ -48,7 +48,7 @@ class TrainResult:
 def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, run_dir, backup_dir,
           loss=None, metrics=None, optimiser: OptimiserSettings | None = None, steps_per_epoch=None,
           monitor: str | None = None, mode: str = "auto", patience: int | None = 15, steps_per_execution: int = 1,
-          callbacks=(), tensorboard=False, verbose=2, log=print) -> TrainResult:
+          callbacks=(), tensorboard=False, verbose=2, log=print, keep_backup=False) -> TrainResult:
     """Fit ``model`` with the standard callbacks, resuming exactly from a backup if there is one.
 
     Args:
@@ -62,6 +62,9 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
             checkpoint watch (default ``val_loss``, or ``loss`` without validation);
             one the model does not log is a ``ValueError`` at the first epoch's end.
         optimiser: ``OptimiserSettings`` (optimiser, rate, schedule, warm-up, clipping).
+        keep_backup: keep the backup when training ends, holding the final weights and marked finished,
+            for a caller that deletes it once the model is saved and evaluated; called again on it,
+            ``train`` restores those weights and trains no more.
     Returns:
         ``TrainResult``: the whole run's history (read back from ``history.csv``,
         so a resumed run's earlier epochs are included), the epoch it resumed
@@ -99,8 +102,15 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
     # MonitorCheck first: it must fail before the callbacks that read the monitor only warn.
     callbacks = [MonitorCheck(monitor), *callbacks] + standard_callbacks(
         run_dir, backup_dir, monitor=monitor, mode=mode, patience=patience,
-        reduce_lr=optimiser.schedule == "plateau", extra=extra, tensorboard=tensorboard)
+        reduce_lr=optimiser.schedule == "plateau", extra=extra, tensorboard=tensorboard, keep_backup=keep_backup)
     resumed_from = backed_up_epoch(backup_dir)
+    if ExactBackup.finished_in(backup_dir):  # trained in an earlier run that ended before its evaluation
+        log(f"Training finished in an earlier run ({resumed_from} epochs): its final weights are restored from "
+            f"{backup_dir}, not trained again")
+        callbacks[-1].set_model(model)
+        callbacks[-1].on_train_begin()
+        return TrainResult(history=pd.read_csv(pathlib.Path(run_dir) / "history.csv"), resumed_from_epoch=resumed_from,
+                           seconds=0.0, monitor=monitor, steps_per_epoch=steps_per_epoch)
     if resumed_from:
         log(f"Resuming from epoch {resumed_from} (backup in {backup_dir})")
         _truncate_history(pathlib.Path(run_dir) / "history.csv", resumed_from)
