@@ -94,11 +94,23 @@ def check_export(path, *, use_cli=True, host="localhost:8501") -> Report:
         raise errors.UsageError(f"{path} is not a SavedModel version folder (no saved_model.pb); {hint}")
     if not (path / "metadata.json").exists():
         raise errors.UsageError(f"{path} has no metadata.json; export it with an application's --export")
-    metadata = json.loads((path / "metadata.json").read_text())
+    try:
+        metadata = json.loads((path / "metadata.json").read_text())
+    except (ValueError, OSError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise errors.UsageError(f"{path / 'metadata.json'} is not readable JSON ({type(err).__name__}: {err}); "
+                                "export the model again with an application's --export") from None
+    if not isinstance(metadata, dict):
+        raise errors.UsageError(f"{path / 'metadata.json'} holds a JSON {type(metadata).__name__}, not the object "
+                                "an export writes; export the model again with an application's --export")
     report = Report()
     print(f"Checking {path} ({metadata.get('model')} version {metadata.get('version')})")
 
-    loaded = tf.saved_model.load(str(path))
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as err:  # a damaged export: no variables/, a saved_model.pb that is not one
+        first_line = (str(err).strip().splitlines() or [""])[0][:200]
+        raise errors.UsageError(f"{path} cannot be loaded as a SavedModel ({type(err).__name__}: {first_line}); "
+                                "export the model again") from None
     if not report.check("serving_default" in loaded.signatures, "signature serving_default exists"):
         return report
     signature = loaded.signatures["serving_default"]
@@ -121,7 +133,14 @@ def check_export(path, *, use_cli=True, host="localhost:8501") -> Report:
     request = metadata.get("example_request")
     if not report.check(request is not None, "metadata has an example request"):
         return report
-    tensors = request_tensors(request, list(specs))
+    try:
+        tensors = request_tensors(request, list(specs))
+        for name, value in tensors.items():
+            tf.constant(value, dtype=specs[name].dtype)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
+        report.check(False, f"metadata's example request is a TF Serving request body for inputs "
+                            f"{sorted(specs)} ({type(err).__name__}: {str(err)[:200]})")
+        return report
     answers = {}
     for form, body in both_formats(tensors).items():
         inputs = {name: tf.constant(value, dtype=specs[name].dtype)
@@ -180,8 +199,10 @@ def check_with_saved_model_cli(path, tensors, specs, expected, report) -> None:
             print("    " + "\n    ".join(result.stderr.strip().splitlines()[-3:]))
             return
         if expected:
-            same = all(np.array_equal(np.load(work / f"{k}.npy", allow_pickle=True), v) for k, v in expected.items()
-                       if (work / f"{k}.npy").exists())
+            missing = sorted(k for k in expected if not (work / f"{k}.npy").exists())
+            if not report.check(not missing, f"saved_model_cli wrote every output{f' (not {missing})' if missing else ''}"):
+                return
+            same = all(np.array_equal(np.load(work / f"{k}.npy", allow_pickle=True), v) for k, v in expected.items())
             report.check(same, "saved_model_cli gives the signature's answer")
 
 

@@ -84,3 +84,74 @@ def test_the_check_refuses_a_folder_that_is_not_an_export(tmp_path, capsys):
         (tmp_path / version).mkdir()
     code, _, err = run_in_process(main, "check", tmp_path, capsys=capsys)
     assert code == 2 and f"its latest version is {tmp_path / '10'}" in err, err
+
+
+def _no_variables(export):
+    shutil.rmtree(export / "variables")
+
+
+def _random_saved_model(export):
+    (export / "saved_model.pb").write_bytes(os.urandom(4096))
+
+
+def _metadata(text):
+    return lambda export: (export / "metadata.json").write_text(text)
+
+
+def _example(request):
+    def mangle(export):
+        metadata = json.loads((export / "metadata.json").read_text())
+        metadata["example_request"] = request
+        (export / "metadata.json").write_text(json.dumps(metadata))
+    return mangle
+
+
+@pytest.mark.parametrize("damage, code, fragment", [
+    (_no_variables, 2, "cannot be loaded as a SavedModel"),
+    (_random_saved_model, 2, "cannot be loaded as a SavedModel"),
+    (_metadata("{not json"), 2, "metadata.json is not readable JSON (JSONDecodeError"),
+    (_metadata("[1, 2]"), 2, "metadata.json holds a JSON list, not the object an export writes"),
+    (_example({"rows": []}), 1, "FAIL metadata's example request is a TF Serving request body"),
+    (_example({"instances": [[[1, 2], [3]]]}), 1, "FAIL metadata's example request is a TF Serving request body"),
+], ids=["no-variables", "random-saved-model-pb", "metadata-not-json", "metadata-a-list", "request-without-rows",
+        "request-ragged"])
+def test_a_damaged_export_is_one_line_or_a_failed_check_never_a_traceback(digits_exports, tmp_path, capsys,
+                                                                           damage, code, fragment):
+    from applications.serving import main
+
+    export = tmp_path / "1"
+    shutil.copytree(digits_exports / "digits" / "1", export)
+    damage(export)
+    got, out, err = run_in_process(main, "check", export, "--no-cli", capsys=capsys)
+    assert got == code and fragment in (err if code == 2 else out), out + err
+    assert "Traceback" not in err and (code == 1 or len(err.strip().splitlines()) == 1)
+
+
+def test_the_check_fails_when_saved_model_cli_writes_no_output(digits_exports, monkeypatch, capsys):
+    """It passed when saved_model_cli answered but wrote no output file: nothing was compared."""
+    from applications import serving
+
+    real_run = subprocess.run
+
+    def no_outputs(command, **kwargs):
+        result = real_run(command, **kwargs)
+        if "saved_model_cli" in str(command[0]):
+            outdir = command[command.index("--outdir") + 1]
+            for written in os.listdir(outdir):
+                if not written.startswith("in_"):
+                    os.remove(os.path.join(outdir, written))
+        return result
+
+    monkeypatch.setattr(serving.subprocess, "run", no_outputs)
+    code, out, _ = run_in_process(serving.main, "check", digits_exports / "digits" / "1", capsys=capsys)
+    assert code == 1 and "FAIL saved_model_cli wrote every output (not ['class_id', 'probabilities'])" in out
+
+
+def test_a_system_exit_with_a_message_is_an_error_not_success(capsys):
+    from applications.kit import cli
+
+    def main(argv):
+        raise SystemExit("the quality classifier could not be trained")
+
+    assert cli.run(main, [], prog="kerazoo-test") == 1
+    assert "kerazoo-test: error: the quality classifier could not be trained" in capsys.readouterr().err

@@ -141,7 +141,10 @@ def run(main, argv=None, prog=None) -> int:
     try:
         return main(argv) or 0
     except SystemExit as done:  # argparse: --help, or a usage error it already printed in one line
-        return done.code if isinstance(done.code, int) else 0
+        if done.code is None or isinstance(done.code, int):
+            return done.code or 0
+        print(f"{prog}: error: {done.code}", file=sys.stderr)  # SystemExit("message"): Python exits 1 with it
+        return 1
     except USER_ERRORS as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
