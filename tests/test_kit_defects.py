@@ -274,3 +274,59 @@ def test_two_runs_sharing_the_quality_classifier_cache_keep_their_own_images_fil
     with pytest.raises(UsageError):
         generation.quality_classifier(args, prepared, tmp_path / "run")
     assert seen and seen[0] != "training_images.npz" and str(os.getpid()) in seen[0]
+
+
+# ------------------------------------------------- 8. early stopping's best value survives a resume
+
+def test_a_resumed_run_keeps_early_stoppings_best_epoch_and_weights(tmp_path):
+    """Keras 3 sets EarlyStopping's comparison up lazily at the first epoch's end; were the restored best
+    reset there, the first resumed epoch would always 'improve'. Killed just after the best epoch of a
+    non-monotone validation curve, the resumed run must end with the same best epoch and weights."""
+    import keras
+    import tensorflow as tf
+
+    from applications.kit import data, training
+    from applications.kit.optimisation import OptimiserSettings
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5, 3.0], "float32")).astype("float32")
+    x_val = rng.normal(size=(32, 4)).astype("float32")
+    y_val = (x_val @ np.array([1.0, -2.0, 0.5, 1.0], "float32") + rng.normal(0, 1, 32)).astype("float32")
+
+    class Killed(Exception):
+        pass
+
+    class KillAt(keras.callbacks.Callback):
+        def __init__(self, epoch):
+            super().__init__()
+            self.epoch = epoch
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == self.epoch:
+                raise Killed  # the backup of the epoch before is complete
+
+    def run(folder, callbacks=()):
+        keras.utils.set_random_seed(0)
+        tf.config.experimental.enable_op_determinism()
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="relu"),
+                                  keras.layers.Dense(1)])
+        pipeline = data.TrainingPipeline(x, y, batch_size=16, seed=0)
+        result = training.train(model, pipeline, data.make_dataset(x_val, y_val, batch_size=32), epochs=14,
+                                 run_dir=folder, backup_dir=folder / "backup", loss="mse", callbacks=callbacks,
+                                 optimiser=OptimiserSettings(learning_rate=0.02, schedule="constant"),
+                                 verbose=0, log=lambda *_: None)
+        return model, result
+
+    whole, result = run(tmp_path / "whole")
+    losses = result.history["val_loss"].to_numpy()
+    best = int(losses.argmin())
+    assert 0 < best < 12 and (np.diff(losses) > 0).any() and (np.diff(losses) < 0).any()  # not monotone
+    assert losses[best + 1] > losses[best]  # the first resumed epoch is worse than the best so far
+    with pytest.raises(Killed):
+        run(tmp_path / "parts", [KillAt(best + 2)])
+    resumed, result_resumed = run(tmp_path / "parts")
+    assert result_resumed.resumed_from_epoch == best + 2
+    np.testing.assert_array_equal(result_resumed.history["val_loss"], losses)
+    for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # both restored the best epoch's weights

@@ -168,7 +168,7 @@ def test_cross_validation_folds_match_scikit_learn(tmp_path, monkeypatch):
     args = kit_run.parse_args(task, ["--data", str(tmp_path / "t.csv"), "--cv", "3", "--output", str(tmp_path)])
     folds = []
 
-    def fake_fit(task, args, fold, optimiser, run_dir, backup_dir):
+    def fake_fit(task, args, fold, optimiser, run_dir, backup_dir, **options):
         folds.append(fold)
         return None, type("Result", (), {"history": [0]})(), {"test_accuracy": 0.5}
 
