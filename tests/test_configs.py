@@ -358,8 +358,9 @@ def test_invalid_configurations_name_the_argument(data):
     if "include_top" in kwargs and argument in CLASSIFIER:
         kwargs["include_top"] = True  # classes and its activation are checked only with a top
     kwargs[argument] = data.draw(st.sampled_from(BAD[KINDS[name][argument]]), label="bad value")
-    with pytest.raises(ValueError, match=rf"^{argument}="):
+    with pytest.raises(zoo.ArgumentError, match=rf"^{argument}=") as caught:
         zoo.build(name, **kwargs)
+    assert caught.value.argument == argument and caught.value.value is kwargs[argument]
 
 
 # Every (builder, argument, invalid value) of the hypothesis test above, exhaustively, from the
@@ -373,5 +374,6 @@ EXHAUSTIVE = [(name, argument, value) for name in sorted(KINDS) for argument, ki
 @pytest.mark.parametrize("name, argument, value", EXHAUSTIVE,
                          ids=[f"{n}-{a}-{v!r}" for n, a, v in EXHAUSTIVE])
 def test_every_invalid_value_names_its_argument(name, argument, value):
-    with pytest.raises(ValueError, match=rf"^{argument}="):
+    with pytest.raises(zoo.ArgumentError, match=rf"^{argument}=") as caught:
         zoo.build(name, **{argument: value})
+    assert caught.value.argument == argument and caught.value.value is value and caught.value.allowed

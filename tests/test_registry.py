@@ -33,8 +33,26 @@ def test_unknown_name_lists_close_matches():
                                                   r"lookback, features, horizon, targets, "),
 ])
 def test_an_argument_the_builder_does_not_take_names_the_ones_it_does(name, kwargs, message):
-    with pytest.raises(TypeError, match=message):
+    with pytest.raises(zoo.UnknownArgumentError, match=message) as caught:
         zoo.build(name, **kwargs)
+    assert isinstance(caught.value, TypeError) and caught.value.argument in kwargs
+
+
+def test_a_type_error_inside_a_builder_is_a_bug_not_a_model_arg_error(monkeypatch):
+    """The kit turned every TypeError into '--model-arg: ...'; a bug inside a builder keeps its traceback."""
+    import argparse
+
+    from applications.kit.run import build_model
+    from zoo import registry
+
+    def broken(**kwargs):
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'NoneType'")
+
+    import dataclasses
+
+    monkeypatch.setitem(registry._REGISTRY, "mlp", dataclasses.replace(registry.entry("mlp"), builder=broken))
+    with pytest.raises(TypeError, match="unsupported operand"):
+        build_model(argparse.Namespace(model="mlp", model_arg=[]), input_shape=(4,), classes=2)
 
 
 def test_register_rejects_duplicates():

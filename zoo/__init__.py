@@ -10,6 +10,7 @@ imports nothing heavy: the family modules (and Keras) load the first time the
 registry is asked for a name.
 """
 
+from zoo.errors import ArgumentError, UnknownArgumentError
 from zoo.registry import build, entry, names, register
 
-__all__ = ["build", "entry", "names", "register"]
+__all__ = ["ArgumentError", "UnknownArgumentError", "build", "entry", "names", "register"]

@@ -1,7 +1,7 @@
 """Argument checks shared by the builders.
 
 Every builder validates its arguments before making a layer, so a bad value
-fails with a ``ValueError`` that names the argument, the value and what is
+fails with a ``zoo.ArgumentError`` (a ``ValueError``) that names the argument, the value and what is
 allowed, instead of a shape error from deep inside Keras.
 """
 
@@ -11,9 +11,11 @@ import math
 import numbers
 from typing import Iterable
 
+from zoo.errors import ArgumentError
+
 
 def _fail(name, value, allowed):
-    raise ValueError(f"{name}={value!r} is invalid: expected {allowed}.")
+    raise ArgumentError(name, value, allowed)
 
 
 def positive_int(name, value, *, minimum=1):

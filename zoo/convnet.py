@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from zoo.errors import ArgumentError
 from zoo import _checks
 from zoo.layers import check_top, classifier_top, pool_features
 from zoo.registry import register
@@ -18,10 +19,9 @@ from zoo.registry import register
 def _check_image(input_shape, *, min_size, why):
     input_shape = _checks.shape("input_shape", input_shape, rank=3)
     if min(input_shape[:2]) < min_size:
-        raise ValueError(
-            f"input_shape={input_shape!r} is invalid: {why} needs images of at least "
-            f"{min_size}x{min_size}."
-        )
+        raise ArgumentError("input_shape", input_shape, f"images of at least {min_size}x{min_size}",
+                            f"input_shape={input_shape!r} is invalid: {why} needs images of at least "
+                            f"{min_size}x{min_size}.")
     return input_shape
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from zoo.errors import ArgumentError
 from zoo import _checks
 from zoo.layers import channels_to_targets, forecast_head
 from zoo.registry import register
@@ -28,7 +29,8 @@ def dlinear(lookback=96, features=7, horizon=24, targets=None, moving_average=25
     targets = _checks.window(lookback, features, horizon, targets)
     _checks.positive_int("moving_average", moving_average)
     if moving_average > lookback:
-        raise ValueError(f"moving_average={moving_average} is invalid: expected <= lookback ({lookback}).")
+        raise ArgumentError("moving_average", moving_average, f"<= lookback ({lookback})",
+                            f"moving_average={moving_average} is invalid: expected <= lookback ({lookback}).")
     inputs = keras.Input(shape=(lookback, features), name="window")
     trend = layers.AveragePooling1D(moving_average, strides=1, padding="same", name="trend")(inputs)
     seasonal = layers.Subtract(name="seasonal")([inputs, trend])

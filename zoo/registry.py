@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from zoo.errors import UnknownArgumentError
+
 TASKS = (
     "image_classification",
     "classification",
@@ -147,5 +149,6 @@ def build(name: str, **kwargs):
     if unknown and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         close = difflib.get_close_matches(unknown[0], list(parameters), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise TypeError(f"{name} takes no argument {unknown[0]!r}{hint}; its arguments: {', '.join(parameters)}")
+        raise UnknownArgumentError(unknown[0], kwargs[unknown[0]], ", ".join(parameters),
+                                   f"{name} takes no argument {unknown[0]!r}{hint}; its arguments: {', '.join(parameters)}")
     return builder(**kwargs)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from zoo.errors import ArgumentError
 from zoo import _checks
 from zoo.layers import check_top, classifier_top, pool_features
 from zoo.registry import register
@@ -66,8 +67,8 @@ def _resnet(block, stage_blocks, use_bias, *, input_shape, classes, include_top,
     # Three stride-2 stages, plus stride 4 in the full stem.
     min_size = 8 if small_inputs else 32
     if min(input_shape[:2]) < min_size:
-        raise ValueError(f"input_shape={input_shape!r} is invalid: expected H and W >= {min_size}"
-                         f"{' (or use small_inputs=True)' if not small_inputs else ''}.")
+        raise ArgumentError("input_shape", input_shape, f"H and W >= {min_size}"
+                            f"{' (or use small_inputs=True)' if not small_inputs else ''}")
 
     inputs = keras.Input(shape=input_shape, name="images")
     if small_inputs:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from zoo.errors import ArgumentError
 from zoo import _checks
 from zoo.layers import PositionEmbedding, channels_to_targets, classifier_top, forecast_head, transformer_encoder_block
 from zoo.registry import register
@@ -23,7 +24,8 @@ def _check_encoder(embedding_dim, num_heads, ff_dim, num_blocks, dropout):
     _checks.positive_int("num_blocks", num_blocks)
     _checks.fraction("dropout", dropout)
     if embedding_dim % num_heads:
-        raise ValueError(f"num_heads={num_heads} is invalid: expected a divisor of embedding_dim ({embedding_dim}).")
+        raise ArgumentError("num_heads", num_heads, f"a divisor of embedding_dim ({embedding_dim})",
+                            f"num_heads={num_heads} is invalid: expected a divisor of embedding_dim ({embedding_dim}).")
 
 
 def _encode(x, embedding_dim, num_heads, ff_dim, num_blocks, dropout, attention_axes=None, padding_mask=None):
@@ -77,7 +79,8 @@ def patch_transformer_forecaster(lookback=96, features=7, horizon=24, targets=No
     targets = _checks.window(lookback, features, horizon, targets)
     _checks.positive_int("patch_length", patch_length)
     if lookback % patch_length:
-        raise ValueError(f"patch_length={patch_length} is invalid: expected a divisor of lookback ({lookback}).")
+        raise ArgumentError("patch_length", patch_length, f"a divisor of lookback ({lookback})",
+                            f"patch_length={patch_length} is invalid: expected a divisor of lookback ({lookback}).")
     _check_encoder(embedding_dim, num_heads, ff_dim, num_blocks, dropout)
     _checks.flag("channel_independent", channel_independent)
     patches = lookback // patch_length

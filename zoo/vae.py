@@ -27,6 +27,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from zoo.errors import ArgumentError
 from zoo import _checks
 from zoo._replicas import per_replica
 from zoo.autoencoder import (
@@ -162,7 +163,7 @@ def vae(input_shape=(28, 28, 1), latent_dim=2, filters=(32, 64), hidden_units=(1
         inputs, x = dense_encoder_trunk(input_shape, hidden_units, activation)
         decoder = dense_decoder(latent_dim, input_shape, hidden_units, activation, output_activation)
     else:
-        raise ValueError(f"input_shape={input_shape!r} is invalid: expected (H, W, C) images or (D,) vectors.")
+        raise ArgumentError("input_shape", input_shape, "(H, W, C) images or (D,) vectors")
     z_mean = layers.Dense(latent_dim, name="z_mean")(x)
     z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
     encoder = keras.Model(inputs, [z_mean, z_log_var], name="encoder")

@@ -154,16 +154,15 @@ def run(main, argv=None, prog=None) -> int:
         return 130
 
 
-def image_size_hint(message: str) -> str:
-    """The option that makes an image model accept small images, from its builder's complaint."""
+def image_size_hint(error) -> str:
+    """The option that makes an image model accept small images, from its builder's ``zoo.ArgumentError``."""
     import re
 
-    if not message.startswith("input_shape="):  # another argument's complaint: no size will fix it
+    if error.argument != "input_shape":  # another argument's complaint: no size will fix it
         return ""
-    if "small_inputs=True" in message:
+    if "small_inputs=True" in error.allowed:
         return "; add --model-arg small_inputs=True, or --resize 32"
-    needed = re.search(r"at least (\d+)x(\d+)|>= (\d+)", message)
+    needed = re.search(r"(\d+)", error.allowed)
     if needed:
-        size = next(int(g) for g in needed.groups() if g)
-        return f"; add --resize {size}"
+        return f"; add --resize {needed.group(1)}"
     return ""

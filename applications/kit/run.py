@@ -188,8 +188,10 @@ def optimiser_settings(args) -> OptimiserSettings:
 def build_model(args, hint=None, **required) -> keras.Model:
     """``zoo.build(args.model, **required, **--model-arg)``; a builder's complaint becomes a one-line error.
 
-    A complaint about an argument left at its default names ``--model-arg``;
-    ``hint(message)`` may add the option that fixes it (e.g. ``cli.image_size_hint``).
+    The zoo's ``ArgumentError`` names the argument: a complaint about one left
+    at its default names ``--model-arg``; ``hint(error)`` may add the option
+    that fixes it (e.g. ``cli.image_size_hint``). Any other exception from a
+    builder is a bug and keeps its traceback.
     """
     model_args = dict(args.model_arg)
     clash = sorted(set(model_args) & set(required))
@@ -197,13 +199,13 @@ def build_model(args, hint=None, **required) -> keras.Model:
         raise errors.UsageError(f"--model-arg {clash[0]} is set by the application from the data; leave it out")
     try:
         return zoo.build(args.model, **required, **model_args)
-    except TypeError as err:  # an argument the builder does not have: the zoo names it, the close one, the rest
+    except zoo.UnknownArgumentError as err:  # the zoo names it, the close one, the rest
         raise errors.UsageError(f"--model-arg: {err}") from None
-    except ValueError as err:  # the zoo's messages start with the argument: "moving_average=25 is invalid: ..."
-        message, argument = str(err).rstrip("."), str(err).split("=", 1)[0]
+    except zoo.ArgumentError as err:
+        message, argument = str(err).rstrip("."), err.argument
         if argument in zoo.entry(args.model).arguments and argument not in {**model_args, **required}:
             message += f"; the default {argument} can be set with --model-arg {argument}=VALUE"
-        raise errors.UsageError(f"--model {args.model}: {message}{hint(str(err)) if hint else ''}") from None
+        raise errors.UsageError(f"--model {args.model}: {message}{hint(err) if hint else ''}") from None
 
 
 def run_folders(args, task: Task, fingerprint: str) -> tuple[pathlib.Path, pathlib.Path]:
