@@ -219,9 +219,13 @@ def predict_main(argv) -> int:
     texts = list(args.texts)
     if args.file:
         try:
-            texts += [line for line in pathlib.Path(args.file).read_text().splitlines() if line.strip()]
+            texts += [line for line in pathlib.Path(args.file).read_text(encoding="utf-8").splitlines()
+                      if line.strip()]
         except OSError as err:
             raise errors.UsageError(f"--file {args.file}: {err.strerror}") from None
+        except UnicodeDecodeError as err:
+            raise errors.UsageError(f"--file {args.file} is not UTF-8 text (byte {err.object[err.start]:#04x} at "
+                                    f"offset {err.start}); save it as UTF-8, one text per line") from None
     if not texts:
         raise errors.UsageError("no texts to score: give them as arguments or with --file")
     score, labels = load_scorer(args.source)

@@ -330,3 +330,69 @@ def test_a_resumed_run_keeps_early_stoppings_best_epoch_and_weights(tmp_path):
     np.testing.assert_array_equal(result_resumed.history["val_loss"], losses)
     for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)  # both restored the best epoch's weights
+
+
+# ------------------------------------------------- bad input: one line, exit code 2, no traceback
+
+def _wine_run(folder):
+    """A finished run folder of the test kit's wine application (trained for 2 epochs)."""
+    from applications.kit.run import main_for
+    from test_kit import Wine
+
+    code, _, err = run_in_process(main_for(Wine()), "--output", folder, "--epochs", "2", "--verbose", "0")
+    assert code == 0, err
+    return next((folder / "wine").glob("2*"))
+
+
+@pytest.fixture(scope="module")
+def wine_run(tmp_path_factory):
+    return _wine_run(tmp_path_factory.mktemp("wine"))
+
+
+def _lambda_model(run):
+    import keras
+
+    inputs = keras.Input((13,))
+    keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2)(inputs)).save(run / "model.keras")
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    (lambda run: (run / "metrics.json").write_text("{not json"), "its metrics.json is not readable JSON"),
+    (lambda run: (run / "metrics.json").write_text("[1, 2]"), "its metrics.json holds a JSON list"),
+    (lambda run: (run / "model.keras").write_bytes((run / "model.keras").read_bytes()[:2000]),
+     "model.keras cannot be loaded as a Keras model"),
+    (_lambda_model, "holds Python code (a Lambda layer), which loading would run: it is refused"),
+], ids=["metrics-not-json", "metrics-a-list", "model-truncated", "model-with-lambda"])
+def test_a_damaged_run_folder_given_to_from_is_one_line(wine_run, tmp_path, damage, fragment):
+    import shutil
+
+    from applications.kit.errors import UsageError
+    from applications.kit.run import open_run
+
+    run = tmp_path / "run"
+    shutil.copytree(wine_run, run)
+    damage(run)
+    with pytest.raises(UsageError, match=fragment.replace("(", r"\(").replace(")", r"\)")) as caught:
+        open_run(run, "wine", "the wine application")
+    assert "\n" not in str(caught.value)
+
+
+def test_predict_file_that_is_not_utf8_is_one_line(tmp_path, capsys):
+    from applications.sentiment import main
+
+    (tmp_path / "texts.txt").write_bytes(b"A fine film\n\xff\xfe not text \x80\n")
+    code, _, err = run_in_process(main, "predict", "--from", tmp_path, "--file", tmp_path / "texts.txt", capsys=capsys)
+    assert code == 2 and "is not UTF-8 text (byte 0xff at offset 12); save it as UTF-8" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("content", [b"a,b\n1,2\n", bytes(4096)], ids=["csv-renamed", "zero-filled"])
+def test_a_file_that_is_not_an_npz_never_suggests_unpickling_it(tmp_path, content):
+    from applications.kit import data
+    from applications.kit.errors import DataError
+
+    path = tmp_path / "images.npz"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=r"is not an NPZ of arrays \(.*\); save the arrays with np.savez") as caught:
+        data.load_npz(path)
+    assert "pickle" not in str(caught.value)

@@ -115,7 +115,10 @@ def load_npz(path, x_key="x", y_key="y", labels_optional=False) -> tuple[np.ndar
     except DataError:
         raise
     except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, EOFError ...
-        raise DataError(f"cannot read {path} as NPZ ({type(err).__name__}: {err}); re-create it with np.savez") from None
+        # numpy reads a file that is not a zip of arrays as a pickle, and its message suggests
+        # allow_pickle=True: never pass that on (unpickling a file runs code).
+        raise DataError(f"{path} is not an NPZ of arrays ({type(err).__name__}); save the arrays with "
+                        "np.savez(path, x=..., y=...)") from None
 
 
 def load_path(path, labels_optional=False) -> tuple[np.ndarray, np.ndarray | None, str]:

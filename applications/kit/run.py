@@ -473,12 +473,39 @@ def open_run(path, app: str, command: str) -> tuple[keras.Model, dict]:
     if not (path / "model.keras").exists() or not (path / "metrics.json").exists():
         raise errors.UsageError(f"--from {path}: not a {app} run folder (no model.keras and metrics.json); "
                              f"give the folder that {command} printed")
-    metrics = json.loads((path / "metrics.json").read_text())
+    try:
+        metrics = json.loads((path / "metrics.json").read_text())
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise errors.UsageError(f"--from {path}: its metrics.json is not readable JSON ({err}); give a run folder "
+                                f"that {command} wrote whole, or run it again") from None
+    if not isinstance(metrics, dict):
+        raise errors.UsageError(f"--from {path}: its metrics.json holds a JSON {type(metrics).__name__}, not a run's "
+                                f"metrics; give the folder that {command} printed")
     trained_by = metrics.get("application", app)  # (runs written before it was recorded are taken as they are)
     if trained_by != app:
         raise errors.UsageError(f"--from {path}: a {trained_by} run, not a {app} one; give the folder that "
                              f"{command} printed")
-    return keras.saving.load_model(path / "model.keras", safe_mode=True), metrics
+    return load_model_safely(path / "model.keras", command), metrics
+
+
+def load_model_safely(path, command: str) -> keras.Model:
+    """``keras.saving.load_model`` in safe mode; a file it refuses or cannot read is a one-line error.
+
+    Safe mode refuses a model holding Python code (a ``Lambda`` layer): loading it
+    would run that code. Nothing ran; say so instead of Keras' traceback.
+    """
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except ValueError as err:
+        if "Lambda" in str(err) or "safe_mode" in str(err) or "unsafe" in str(err).lower():
+            raise errors.UsageError(f"{path} holds Python code (a Lambda layer), which loading would run: it is "
+                                    "refused (Keras safe mode); load only models made by this package") from None
+        raise errors.UsageError(f"{path} cannot be loaded as a Keras model ({str(err).splitlines()[0][:200]}); "
+                                f"give a run folder that {command} wrote whole, or run it again") from None
+    except Exception as err:  # a truncated or damaged zip, a missing file inside it
+        first_line = (str(err).strip().splitlines() or [""])[0][:200]
+        raise errors.UsageError(f"{path} cannot be loaded as a Keras model ({type(err).__name__}: {first_line}); "
+                                f"give a run folder that {command} wrote whole, or run it again") from None
 
 
 def main_for(task: Task):
