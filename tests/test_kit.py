@@ -217,7 +217,10 @@ def test_train_fits_generative_models_and_resumes_them_after_sigkill(name, logge
 # ------------------------------------------------- the backup itself
 
 def test_a_kill_at_any_point_of_a_backup_leaves_one_that_restores_exactly(tmp_path, monkeypatch):
-    """Kill epoch 3's backup at each of its renames in turn: epoch 2's or 3's is left, and restores exactly."""
+    """Kill epoch 3's backup while it writes its archive, at the rename of state.json, and while it deletes
+    epoch 2's archive: each kill happens (the test checks it did), and epoch 2's or 3's backup is left whole."""
+    import pathlib
+
     from applications.kit.callbacks import ExactBackup
 
     x = np.random.default_rng(0).random((64, 4)).astype("float32")
@@ -236,8 +239,21 @@ def test_a_kill_at_any_point_of_a_backup_leaves_one_that_restores_exactly(tmp_pa
     class Killed(Exception):
         pass
 
-    for kill_at in range(3):
-        backup_dir = tmp_path / f"killed_at_rename_{kill_at}"
+    def half_written_archive(file, **arrays):  # np.savez killed half way through its zip
+        real_savez(file, **arrays)
+        data = pathlib.Path(file).read_bytes()
+        pathlib.Path(file).write_bytes(data[: len(data) // 2])
+        raise Killed
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    real_savez = np.savez
+    kill_points = {"archive": (np, "savez", half_written_archive, 2),
+                   "rename": (os, "replace", killed, 2),
+                   "cleanup": (pathlib.Path, "unlink", killed, 3)}
+    for point, (owner, name, replacement, expected_epoch) in kill_points.items():
+        backup_dir = tmp_path / point
         model, backup = model_and_backup(backup_dir)
         values = {}
         for epoch in (1, 2, 3):
@@ -245,27 +261,13 @@ def test_a_kill_at_any_point_of_a_backup_leaves_one_that_restores_exactly(tmp_pa
             values[epoch] = [keras.ops.convert_to_numpy(v) for v in backup._variables()]
             if epoch < 3:
                 backup.on_epoch_end(epoch - 1)
-        renames = 0
-
-        def rename(source, target, real=os.rename):
-            nonlocal renames
-            if renames == kill_at:
-                raise Killed
-            renames += 1
-            real(source, target)
-
-        monkeypatch.setattr(os, "rename", rename)
-        monkeypatch.setattr(os, "replace", rename)
-        try:
+        monkeypatch.setattr(owner, name, replacement)
+        with pytest.raises(Killed):  # the kill point is reached
             backup.on_epoch_end(2)  # epoch 3's backup
-        except Killed:
-            pass
         monkeypatch.undo()
 
         epoch = ExactBackup.epoch_in(backup_dir)
-        assert epoch in (2, 3), f"killed at rename {kill_at}: no backup left"
-        if kill_at == 0:
-            assert epoch == 2  # killed before anything of epoch 3 was committed
+        assert epoch == expected_epoch, f"killed at the {point}: the backup of epoch {epoch} is left"
         fresh, restorer = model_and_backup(backup_dir)
         restorer.on_train_begin()
         assert fresh._initial_epoch == epoch
