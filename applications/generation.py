@@ -173,8 +173,11 @@ def _loss(model_name):
     return {"dcgan": "non_saturating", "wgan_gp": "wasserstein_gp"}.get(model_name)
 
 
-def divisible_hint(message: str) -> str:
-    return "; pass --resize with a multiple of 4 (e.g. --resize 28 or 32)" if "divisible" in message else ""
+def divisible_hint(error) -> str:
+    """The option that fixes a builder's ``zoo.ArgumentError`` about an image size it cannot halve twice."""
+    if error.argument == "input_shape" and "divisible" in error.allowed:
+        return "; pass --resize with a multiple of 4 (e.g. --resize 28 or 32)"
+    return ""
 
 
 def to_unit_range(x: np.ndarray) -> np.ndarray:
