@@ -32,7 +32,7 @@ import keras
 import numpy as np
 
 import zoo
-from applications.kit import cli, data, errors, images, precision
+from applications.kit import cli, data, errors, images
 from applications.kit.augmentation import image_augmentation
 from applications.kit.run import ClassificationTask, Prepared, Serving, build_model, main_for
 
@@ -101,8 +101,9 @@ class Digits(ClassificationTask):
         inputs = keras.Input(shape=image_shape, name="images")
         x = inputs
         if args.resize:
-            x = keras.layers.Resizing(*args.resize, name="resize", dtype=precision.RAW_INPUT_DTYPE)(x)
-        x = keras.layers.Rescaling(1 / 255, name="rescale", dtype=precision.RAW_INPUT_DTYPE)(x)
+            x = keras.layers.Resizing(*args.resize, name="resize")(x)
+        # 8-bit pixels (0..255) are exact in bfloat16 and float16: the policy's dtype loses nothing here
+        x = keras.layers.Rescaling(1 / 255, name="rescale")(x)
         if args.augment:
             x = image_augmentation(rotation=args.augment, translation=2 * args.augment,
                                    zoom=2 * args.augment, seed=args.seed)(x)
