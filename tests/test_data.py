@@ -48,7 +48,7 @@ def test_npz_missing_key_and_corrupt(tmp_path):
     with pytest.raises(errors.DataError, match="no array named 'x'"):
         data.load_npz(tmp_path / "a.npz")
     (tmp_path / "b.npz").write_bytes(b"not a zip")
-    with pytest.raises(errors.DataError, match="cannot read"):
+    with pytest.raises(errors.DataError, match="is not an NPZ of arrays"):
         data.load_npz(tmp_path / "b.npz")
 
 

@@ -38,7 +38,7 @@ def bad_inputs(tmp_path):
 @pytest.mark.parametrize("args, fragments", [
     (["--data", "{tmp}/missing"], ["no such file", "check the path"]),
     (["--data", "{tmp}/corrupt"], ["corrupt", "re-download"]),
-    (["--data", "{tmp}/corrupt.npz"], ["cannot read", "np.savez"]),
+    (["--data", "{tmp}/corrupt.npz"], ["is not an NPZ of arrays", "np.savez"]),
     (["--data", "{tmp}/nan.npz"], ["NaN", "clean or drop"]),
     (["--data", "{tmp}/one_class.npz"], ["at least two classes"]),
     (["--data", "{tmp}/text.npz"], ["images have dtype <U", "expected numbers"]),
