@@ -108,8 +108,8 @@ def check_export(path, *, use_cli=True, host="localhost:8501") -> Report:
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as err:  # a damaged export: no variables/, a saved_model.pb that is not one
-        first_line = (str(err).strip().splitlines() or [""])[0][:200]
-        raise errors.UsageError(f"{path} cannot be loaded as a SavedModel ({type(err).__name__}: {first_line}); "
+        raise errors.UsageError(f"{path} cannot be loaded as a SavedModel ({type(err).__name__}: "
+                                f"{errors.first_line(err)}); "
                                 "export the model again") from None
     if not report.check("serving_default" in loaded.signatures, "signature serving_default exists"):
         return report
@@ -148,7 +148,7 @@ def check_export(path, *, use_cli=True, host="localhost:8501") -> Report:
         try:
             result = {k: v.numpy() for k, v in signature(**inputs).items()}
         except Exception as err:  # the signature refused the request: that is the finding
-            report.check(False, f"{form} request runs ({type(err).__name__}: {str(err).splitlines()[0][:200]})")
+            report.check(False, f"{form} request runs ({type(err).__name__}: {errors.first_line(err)})")
             continue
         report.check(True, f"{form} request runs")
         answers[form] = result

@@ -25,3 +25,8 @@ class BackupMismatch(UsageError):
 
 
 USER_ERRORS = (UsageError, DataError, OptimisationError)
+
+
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """The first line of a library's exception message (at most ``limit`` characters), to quote in one line."""
+    return (str(err).strip().splitlines() or [""])[0][:limit]

@@ -23,7 +23,6 @@ import pathlib
 import numpy as np
 
 from applications.kit import cli, errors
-from applications.kit.errors import DataError
 from applications.kit.data import Dataset, DataUnavailable, as_images, load_path, load_public
 
 DIGIT_NAMES = [str(d) for d in range(10)]
@@ -74,14 +73,14 @@ def load_image_folder(folder, resize: tuple[int, int] | None = None) -> Dataset:
     folder = pathlib.Path(folder)
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
-        raise DataError(f"--data {folder} is an empty folder; put PNG/JPEG images (or MNIST IDX files) in it")
+        raise errors.DataError(f"--data {folder} is an empty folder; put PNG/JPEG images (or MNIST IDX files) in it")
     others = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
     if others:
-        raise DataError(f"--data {folder}: {others[0].relative_to(folder)} is not a PNG or JPEG image; "
+        raise errors.DataError(f"--data {folder}: {others[0].relative_to(folder)} is not a PNG or JPEG image; "
                         f"remove it (or the {len(others)} such files) from the folder")
     classes = {p.parent.relative_to(folder).as_posix() for p in files}
     if len(classes) > 1 and "." in classes:
-        raise DataError(f"--data {folder} mixes images in the folder itself with class subfolders; "
+        raise errors.DataError(f"--data {folder} mixes images in the folder itself with class subfolders; "
                         "put every image in a class subfolder, or none")
     images, sizes = [], {}
     for path in files:
@@ -91,7 +90,7 @@ def load_image_folder(folder, resize: tuple[int, int] | None = None) -> Dataset:
                 colour = image.mode not in ("1", "L", "LA", "I", "I;16", "F") and not _is_grey(image)
                 image = image.convert("RGB" if colour else "L")
         except (UnidentifiedImageError, OSError) as err:
-            raise DataError(f"--data {folder}: cannot read {path.relative_to(folder)} as an image "
+            raise errors.DataError(f"--data {folder}: cannot read {path.relative_to(folder)} as an image "
                             f"({err}); remove or replace it") from None
         if resize:
             image = image.resize((resize[1], resize[0]), Image.Resampling.LANCZOS)
@@ -100,7 +99,7 @@ def load_image_folder(folder, resize: tuple[int, int] | None = None) -> Dataset:
     if len(sizes) > 1:
         (w1, h1), first = next(iter(sizes.items()))
         (w2, h2), second = list(sizes.items())[1]
-        raise DataError(f"--data {folder}: images have mixed sizes ({first.name} is {h1}x{w1}, {second.name} "
+        raise errors.DataError(f"--data {folder}: images have mixed sizes ({first.name} is {h1}x{w1}, {second.name} "
                         f"is {h2}x{w2}); pass --resize H[xW] to resize them as they are read")
     colour = any(image.mode == "RGB" for image in images)
     x = np.stack([np.asarray(image.convert("RGB") if colour else image, dtype=np.uint8) for image in images])
@@ -161,13 +160,13 @@ def load_images(data=None, source: str = "auto", resize=None, *, need_labels=Fal
     if x.dtype != np.uint8:
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
-            raise DataError(f"images contain NaN or infinite values in {bad} images; clean or drop them first")
+            raise errors.DataError(f"images contain NaN or infinite values in {bad} images; clean or drop them first")
         if not np.array_equal(x, np.round(x)):
-            raise DataError(f"images have dtype {x.dtype} with fractional values; give whole pixel values "
+            raise errors.DataError(f"images have dtype {x.dtype} with fractional values; give whole pixel values "
                             "0-255 (uint8)")
         x = x.astype(np.uint8)
     if resize and resize_arrays:
         x = resize_images(x, resize)
     if need_labels and dataset.y is None:
-        raise DataError(f"{dataset.source} has no labels; put the images in one subfolder per class")
+        raise errors.DataError(f"{dataset.source} has no labels; put the images in one subfolder per class")
     return Dataset(x, dataset.y, dataset.source, dataset.labels)

@@ -500,11 +500,11 @@ def load_model_safely(path, command: str) -> keras.Model:
         if "Lambda" in str(err) or "safe_mode" in str(err) or "unsafe" in str(err).lower():
             raise errors.UsageError(f"{path} holds Python code (a Lambda layer), which loading would run: it is "
                                     "refused (Keras safe mode); load only models made by this package") from None
-        raise errors.UsageError(f"{path} cannot be loaded as a Keras model ({str(err).splitlines()[0][:200]}); "
+        raise errors.UsageError(f"{path} cannot be loaded as a Keras model ({errors.first_line(err)}); "
                                 f"give a run folder that {command} wrote whole, or run it again") from None
     except Exception as err:  # a truncated or damaged zip, a missing file inside it
-        first_line = (str(err).strip().splitlines() or [""])[0][:200]
-        raise errors.UsageError(f"{path} cannot be loaded as a Keras model ({type(err).__name__}: {first_line}); "
+        raise errors.UsageError(f"{path} cannot be loaded as a Keras model ({type(err).__name__}: "
+                                f"{errors.first_line(err)}); "
                                 f"give a run folder that {command} wrote whole, or run it again") from None
 
 

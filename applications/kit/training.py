@@ -107,8 +107,9 @@ def train(model: keras.Model, train_data, validation_data=None, *, epochs: int, 
     if ExactBackup.finished_in(backup_dir):  # trained in an earlier run that ended before its evaluation
         log(f"Training finished in an earlier run ({resumed_from} epochs): its final weights are restored from "
             f"{backup_dir}, not trained again")
-        callbacks[-1].set_model(model)
-        callbacks[-1].on_train_begin()
+        backup = next(c for c in callbacks if isinstance(c, ExactBackup))
+        backup.set_model(model)
+        backup.on_train_begin()
         return TrainResult(history=pd.read_csv(pathlib.Path(run_dir) / "history.csv"), resumed_from_epoch=resumed_from,
                            seconds=0.0, monitor=monitor, steps_per_epoch=steps_per_epoch)
     if resumed_from:
