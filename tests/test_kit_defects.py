@@ -396,3 +396,35 @@ def test_a_file_that_is_not_an_npz_never_suggests_unpickling_it(tmp_path, conten
     with pytest.raises(DataError, match=r"is not an NPZ of arrays \(.*\); save the arrays with np.savez") as caught:
         data.load_npz(path)
     assert "pickle" not in str(caught.value)
+
+
+# ------------------------------------------------- bad input: silent wrong answers on images
+
+def test_16_bit_grey_pngs_are_scaled_by_their_real_range_and_the_source_says_so(tmp_path):
+    """Pillow's 8-bit conversion clipped every value above 255: a 12-bit scan became nearly all white."""
+    from PIL import Image
+
+    from applications.kit.images import load_images
+
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 4001, size=(8, 8)).astype(np.uint16)).save(tmp_path / label / f"{i}.png")
+    raw = np.stack([np.asarray(Image.open(p)) for p in sorted(tmp_path.rglob("*.png"))])
+    dataset = load_images(tmp_path)
+    assert dataset.x.dtype == np.uint8 and dataset.x.shape == (6, 8, 8, 1)
+    np.testing.assert_array_equal(dataset.x[..., 0], np.round(raw * (255 / raw.max())).astype(np.uint8))
+    assert f"values 0-{raw.max()}, scaled to 0-255 by 255/{raw.max()}" in dataset.source
+
+
+def test_boolean_images_are_read_as_black_and_white_and_the_source_says_so(tmp_path):
+    """x > 127 saved as booleans trained as 0/1 pixels, black after Rescaling(1/255), without a word."""
+    from applications.kit.images import load_embedded, load_images
+
+    digits = load_embedded()
+    np.savez(tmp_path / "binary.npz", x=digits.x[:50] > 127, y=digits.y[:50])
+    dataset = load_images(tmp_path / "binary.npz")
+    assert set(np.unique(dataset.x)) == {0, 255}
+    np.testing.assert_array_equal(dataset.x[..., 0] == 255, digits.x[:50] > 127)
+    assert "boolean images read as 0 and 255" in dataset.source

@@ -67,6 +67,12 @@ def load_image_folder(folder, resize: tuple[int, int] | None = None) -> Dataset:
     Images in class subfolders (``folder/cat/1.png``) are labelled by the
     subfolder's name; images directly in ``folder`` are unlabelled (``y`` is
     None). Mixed sizes need ``resize``; any other file is an error naming it.
+    Grey images of more than 8 bits (16-bit PNGs, 32-bit TIFF-like modes) are
+    read at their full depth and, when their values go past 255, scaled to
+    0-255 by 255 / the largest value in the folder (their real range, not the
+    format's 65535, which would leave a 12-bit scan 16 grey levels); the
+    source says so. (Converting them to 8 bits as Pillow does clips every
+    value above 255: a silent wrong answer.)
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -87,8 +93,9 @@ def load_image_folder(folder, resize: tuple[int, int] | None = None) -> Dataset:
         try:
             with Image.open(path) as image:
                 image.load()
-                colour = image.mode not in ("1", "L", "LA", "I", "I;16", "F") and not _is_grey(image)
-                image = image.convert("RGB" if colour else "L")
+                deep = image.mode.startswith("I") or image.mode == "F"  # more than 8 bits a pixel
+                colour = not deep and image.mode not in ("1", "L", "LA") and not _is_grey(image)
+                image = image.convert("I").convert("F") if deep else image.convert("RGB" if colour else "L")
         except (UnidentifiedImageError, OSError) as err:
             raise errors.DataError(f"--data {folder}: cannot read {path.relative_to(folder)} as an image "
                             f"({err}); remove or replace it") from None
@@ -102,15 +109,28 @@ def load_image_folder(folder, resize: tuple[int, int] | None = None) -> Dataset:
         raise errors.DataError(f"--data {folder}: images have mixed sizes ({first.name} is {h1}x{w1}, {second.name} "
                         f"is {h2}x{w2}); pass --resize H[xW] to resize them as they are read")
     colour = any(image.mode == "RGB" for image in images)
-    x = np.stack([np.asarray(image.convert("RGB") if colour else image, dtype=np.uint8) for image in images])
+    deep = any(image.mode == "F" for image in images)
+    if colour and deep:
+        raise errors.DataError(f"--data {folder} mixes colour images with grey images of more than 8 bits; "
+                               "convert them to one kind")
+    x = np.stack([np.asarray(image.convert("RGB") if colour else image, dtype=np.float64 if deep else np.uint8)
+                  for image in images])
     x = x if colour else x[..., np.newaxis]
+    scaled = ""
+    if deep:
+        largest = float(x.max())
+        if largest > 255:
+            x = x * (255 / largest)
+            scaled = f"; grey images of more than 8 bits, values 0-{largest:g}, scaled to 0-255 by 255/{largest:g}"
+        x = np.clip(np.round(x), 0, 255).astype(np.uint8)
     if classes == {"."}:
         y, labels = None, []
     else:
         labels = sorted(classes)
         y = np.array([labels.index(p.parent.relative_to(folder).as_posix()) for p in files])
     height, width = x.shape[1:3]
-    return Dataset(x, y, f"{len(x)} {'colour' if colour else 'grey'} images ({height}x{width}) in {folder}", labels)
+    return Dataset(x, y, f"{len(x)} {'colour' if colour else 'grey'} images ({height}x{width}) in {folder}{scaled}",
+                   labels)
 
 
 def _is_grey(image) -> bool:
@@ -156,7 +176,12 @@ def load_images(data=None, source: str = "auto", resize=None, *, need_labels=Fal
             dataset = load_embedded()
     else:
         dataset = load_embedded()
-    x = as_images(np.asarray(dataset.x))
+    x = np.asarray(dataset.x)
+    source = dataset.source
+    if x.dtype == bool:  # a thresholded image (x > 127): True is white, not the 1 of 255 it would be
+        x = x.astype(np.uint8) * 255
+        source += "; boolean images read as 0 and 255"
+    x = as_images(x)
     if x.dtype != np.uint8:
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
@@ -169,4 +194,4 @@ def load_images(data=None, source: str = "auto", resize=None, *, need_labels=Fal
         x = resize_images(x, resize)
     if need_labels and dataset.y is None:
         raise errors.DataError(f"{dataset.source} has no labels; put the images in one subfolder per class")
-    return Dataset(x, dataset.y, dataset.source, dataset.labels)
+    return Dataset(x, dataset.y, source, dataset.labels)
