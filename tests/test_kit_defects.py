@@ -428,3 +428,75 @@ def test_boolean_images_are_read_as_black_and_white_and_the_source_says_so(tmp_p
     assert set(np.unique(dataset.x)) == {0, 255}
     np.testing.assert_array_equal(dataset.x[..., 0] == 255, digits.x[:50] > 127)
     assert "boolean images read as 0 and 255" in dataset.source
+
+
+# ------------------------------------------------- bad input: tables and IDX files
+
+def test_a_table_that_is_a_folder_or_not_text_is_refused_at_once(tmp_path):
+    """A folder was 'no such file'; a 2 GB file of NUL bytes grew past 8 GB in pandas before failing."""
+    import time
+
+    from applications.kit import data
+    from applications.kit.errors import DataError
+
+    (tmp_path / "reviews").mkdir()
+    with pytest.raises(DataError, match=r"is a folder; give the CSV or TSV file itself"):
+        data.read_table(tmp_path / "reviews")
+    nul = tmp_path / "zeros.csv"
+    with open(nul, "wb") as file:
+        file.truncate(512 * 2**20)  # 512 MiB of NUL bytes, sparse on disk
+    started = time.perf_counter()
+    with pytest.raises(DataError, match=r"is not a text table \(it holds NUL bytes\); give a CSV or TSV file"):
+        data.read_table(nul)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_table_that_fails_to_parse_names_the_separator_its_header_holds(tmp_path):
+    """A ';'-separated table whose texts hold commas failed in pandas' parser with only 'pass --sep'."""
+    from applications.kit import data
+    from applications.kit.errors import DataError
+
+    path = tmp_path / "reviews.csv"
+    path.write_text("text;label\nGood, really good;pos\nBad, slow, long, dull;neg\n")
+    with pytest.raises(DataError, match=r"its header looks ';'-separated: pass --sep ';'"):
+        data.read_table(path)
+
+
+def test_an_idx_file_is_checked_by_its_header_before_its_body_is_read(tmp_path, monkeypatch):
+    """load_idx read the whole file (2.9 GB resident for a 2 GB file) before looking at its 4-byte magic."""
+    import builtins
+
+    from applications.kit import data
+    from applications.kit.errors import DataError
+
+    path = tmp_path / "big-images-idx3-ubyte"
+    with open(path, "wb") as file:
+        file.write(b"PK\x03\x04")
+        file.truncate(64 * 2**20)
+    read_sizes = []
+    real_open = builtins.open
+
+    def tracking_open(*args, **kwargs):
+        handle = real_open(*args, **kwargs)
+        real_read = handle.read
+
+        def read(size=-1):
+            read_sizes.append(size)
+            return real_read(size)
+
+        handle.read = read
+        return handle
+
+    monkeypatch.setattr(builtins, "open", tracking_open)
+    with pytest.raises(DataError, match="is not an IDX file"):
+        data.load_idx(path)
+    monkeypatch.undo()
+    assert read_sizes and all(0 <= size <= 64 for size in read_sizes)  # the header only
+
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    header = bytes([0, 0, 0x08, 3]) + b"".join(d.to_bytes(4, "big") for d in images.shape)
+    (tmp_path / "ok").write_bytes(header + images.tobytes())
+    np.testing.assert_array_equal(data.load_idx(tmp_path / "ok"), images)
+    (tmp_path / "long").write_bytes(header + images.tobytes() + b"\0")
+    with pytest.raises(DataError, match=r"promises shape \(2, 3, 4\) \(40 bytes\) but it has 41"):
+        data.load_idx(tmp_path / "long")

@@ -47,28 +47,38 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 
 
 def load_idx(path) -> np.ndarray:
-    """Read an IDX file (the MNIST format), gzipped or not, into a NumPy array."""
+    """Read an IDX file (the MNIST format), gzipped or not, into a NumPy array.
+
+    The header (magic number, shape) is read and checked first, so a file that
+    is not IDX, or whose size does not match its shape, is refused before its
+    body is read (a 2 GB file is not loaded whole to find a bad magic number).
+    """
     path = pathlib.Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
+            magic = f.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_DTYPES or magic[3] == 0:
+                raise DataError(f"{path} is not an IDX file (bad magic number); pass MNIST's *-idx?-ubyte[.gz] files")
+            dtype, ndim = np.dtype(_IDX_DTYPES[magic[2]]), magic[3]
+            shape = f.read(4 * ndim)
+            if len(shape) < 4 * ndim:
+                raise DataError(f"IDX file {path} is truncated in its header; re-download it")
+            dims = tuple(int.from_bytes(shape[4 * i: 4 * i + 4], "big") for i in range(ndim))
+            header, body_bytes = 4 + 4 * ndim, int(np.prod(dims)) * dtype.itemsize
+            if opener is open and path.stat().st_size != header + body_bytes:
+                raise DataError(_idx_size_message(path, dims, header + body_bytes, path.stat().st_size))
+            body = f.read(body_bytes + 1)  # one byte more: a longer file is corrupt too
     except (OSError, EOFError) as err:
         raise DataError(f"cannot read IDX file {path}: {err}; re-download it or pass another --data") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
-        raise DataError(f"{path} is not an IDX file (bad magic number); pass MNIST's *-idx?-ubyte[.gz] files")
-    dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"IDX file {path} is truncated in its header; re-download it")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(dims)) * dtype.itemsize
-    if len(raw) != expected:
-        raise DataError(
-            f"IDX file {path} is corrupt: its header promises shape {dims} "
-            f"({expected} bytes) but it has {len(raw)} bytes; re-download it"
-        )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    if len(body) != body_bytes:
+        raise DataError(_idx_size_message(path, dims, header + body_bytes, header + len(body)))
+    return np.frombuffer(body, dtype=dtype).reshape(dims)
+
+
+def _idx_size_message(path, dims, expected, actual) -> str:
+    return (f"IDX file {path} is corrupt: its header promises shape {dims} ({expected} bytes) but it has "
+            f"{actual}{'+' if actual > expected else ''} bytes; re-download it")
 
 
 def load_idx_folder(folder) -> tuple[np.ndarray, np.ndarray]:
@@ -152,25 +162,43 @@ def read_table(path, sep: str | None = None):
     import pandas as pd
 
     path = pathlib.Path(path)
+    if path.is_dir():
+        raise DataError(f"--data {path} is a folder; give the CSV or TSV file itself")
     if not path.is_file():
         raise DataError(f"--data {path}: no such file")
     sep = {"\\t": "\t"}.get(sep, sep) or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")  # --sep '\t'
+    with open(path, "rb") as file:
+        start = file.read(1 << 16)
+    if b"\0" in start:  # a binary file (or UTF-16): refused in milliseconds, not after pandas read it whole
+        raise DataError(f"{path} is not a text table (it holds NUL bytes); give a CSV or TSV file saved as UTF-8")
     try:
         frame = pd.read_csv(path, sep=sep)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty; give a file with a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise DataError(f"{path} could not be read as {sep!r}-separated text ({str(err).strip()}); "
-                        "check the file or pass --sep") from None
+        first = start.split(b"\n", 1)[0].decode("utf-8", "replace")
+        likely = _likely_separator(first, sep)
+        fix = f"its header looks {likely!r}-separated: pass --sep '{_option(likely)}'" if likely else \
+            "check the file or pass --sep"
+        raise DataError(f"{path} could not be read as {sep!r}-separated text ({str(err).strip()}); {fix}") from None
     if frame.empty:
         raise DataError(f"{path} has a header ({', '.join(map(str, frame.columns))}) but no data rows")
     header = str(frame.columns[0])
-    likely = next((other for other in (";", "\t", "|", ",") if other != sep and other in header), None)
+    likely = _likely_separator(header, sep)
     if len(frame.columns) == 1 and likely:  # "text;label" read as one column
-        option = "\\t" if likely == "\t" else likely
         raise DataError(f"{path} read as {sep!r}-separated text has one column, {header!r}, which looks "
-                        f"{likely!r}-separated: pass --sep '{option}'")
+                        f"{likely!r}-separated: pass --sep '{_option(likely)}'")
     return frame
+
+
+def _likely_separator(header_line: str, sep: str) -> str | None:
+    """Another separator the header line holds (``text;label`` read with ``,``), or None."""
+    return next((other for other in (";", "\t", "|", ",") if other != sep and other in header_line), None)
+
+
+def _option(separator: str) -> str:
+    """How ``--sep`` is written for ``separator`` on a command line (a tab as ``\\t``)."""
+    return "\\t" if separator == "\t" else separator
 
 
 def pick_column(frame, wanted: str | None, option: str, usual=(), path="the file") -> str:
