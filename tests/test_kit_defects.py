@@ -500,3 +500,33 @@ def test_an_idx_file_is_checked_by_its_header_before_its_body_is_read(tmp_path, 
     (tmp_path / "long").write_bytes(header + images.tobytes() + b"\0")
     with pytest.raises(DataError, match=r"promises shape \(2, 3, 4\) \(40 bytes\) but it has 41"):
         data.load_idx(tmp_path / "long")
+
+
+# ------------------------------------------------- bad input: time columns
+
+def test_a_time_column_is_found_by_parsing_not_by_its_name(capsys):
+    """'Datum' was taken for a text feature (with a hint to one-hot encode it); 'Month' of 1949-01 too."""
+    from applications.kit.data import series_from_frame
+
+    frame = pd.DataFrame({"Month": [f"{1949 + m // 12}-{m % 12 + 1:02d}" for m in range(36)],
+                          "Passengers": np.arange(36.0) * 3 + 100})
+    series = series_from_frame(frame.iloc[::-1], source="air.csv")  # rows out of order: the time orders them
+    assert series.columns == ["Passengers"] and series.values[0, 0] == 100 and series.values[-1, 0] == 205
+    german = pd.DataFrame({"Datum": pd.date_range("2020-01-01", periods=30, freq="D").strftime("%Y-%m-%d"),
+                           "Last": np.arange(30.0)})
+    assert series_from_frame(german, source="last.csv").columns == ["Last"]
+
+
+def test_integer_unix_seconds_are_read_as_seconds_and_other_numbers_refused(capsys):
+    """pd.to_datetime read Unix seconds as nanoseconds: every row fell on 1 January 1970, silently."""
+    from applications.kit.data import parse_timestamps
+    from applications.kit.errors import DataError
+
+    seconds = pd.Series(1_577_836_800 + 3600 * np.arange(48))  # 2020-01-01 00:00 UTC, hourly
+    stamps = parse_timestamps(seconds, "time", source="load.csv")
+    assert stamps.iloc[0] == pd.Timestamp("2020-01-01") and stamps.iloc[1] - stamps.iloc[0] == pd.Timedelta("1h")
+    assert "'time' read as Unix time in seconds" in capsys.readouterr().out
+    millis = parse_timestamps(seconds * 1000, "time", source="load.csv")
+    assert millis.iloc[-1] == pd.Timestamp("2020-01-02 23:00")
+    with pytest.raises(DataError, match=r"holds numbers \(1 to 48\) that are not Unix time"):
+        parse_timestamps(pd.Series(np.arange(1, 49)), "time", source="load.csv")

@@ -281,7 +281,7 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
     time = None
     if time_column is None:
         time_column = next((c for c in frame.columns if c.lower() in ("date", "time", "datetime", "timestamp")),
-                           None)
+                           None) or find_time_column(frame)
     if time_column is None and freq is not None:
         raise DataError(f"{source} has no time column for --freq {freq}: name it with --time-column")
     if time_column is not None:
@@ -357,6 +357,34 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
     return Series(values, [str(c) for c in filled.columns], targets, source, time)
 
 
+def find_time_column(frame) -> str | None:
+    """The first text column whose every value parses as a date (``Datum``, ``Month`` holding 1949-01), or None.
+
+    Only text columns are tried: numbers are readings, not dates, unless
+    ``--time-column`` says so (then they are read as Unix time).
+    """
+    import pandas as pd
+
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        sample = values.dropna().astype(str).str.strip()
+        if sample.empty or not sample.str.contains(r"\d").all():  # a date has digits; a category name rarely does
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pd.to_datetime(sample.head(200), format="mixed")
+        except (ValueError, TypeError, OverflowError):
+            continue
+        return column
+    return None
+
+
+UNIX_UNITS = (("s", 1e8, 1e10), ("ms", 1e11, 1e13))  # 1973 to 2286 in seconds, and in milliseconds
+
+
 def parse_timestamps(values, column: str, *, source: str, dayfirst: bool = False):
     """A time column as timestamps (pandas), or a one-line error naming the column.
 
@@ -370,6 +398,18 @@ def parse_timestamps(values, column: str, *, source: str, dayfirst: bool = False
     ``2020-01-02`` as 1 February).
     """
     import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        # pandas reads numbers as nanoseconds since 1970: Unix seconds would all fall in January 1970
+        low, high = float(values.min()), float(values.max())
+        unit = next((unit for unit, start, end in UNIX_UNITS if start <= low and high < end), None)
+        if unit is None:
+            raise DataError(f"--time-column {column!r} holds numbers ({low:g} to {high:g}) that are not Unix time "
+                            "in seconds or milliseconds; write the times as ISO 8601 (2020-01-31 13:00)")
+        stamps = pd.to_datetime(values, unit=unit)
+        print(f"{source}: {column!r} read as Unix time in {'seconds' if unit == 's' else 'milliseconds'} "
+              f"({stamps.min()} to {stamps.max()})")
+        return stamps
 
     def attempts():  # pandas' own inference first; the offset check only reads the text if that fails
         if dayfirst:  # ISO 8601 before pandas' dayfirst, which would read 2020-01-02 as 1 February
