@@ -232,6 +232,7 @@ def test_freq_puts_a_calendar_series_on_its_grid(capsys):
         series_from_frame(frame.drop(columns="time"), source="m", freq="MS")
     # A column of dates is the time column whatever its name.
     assert list(series_from_frame(frame.rename(columns={"time": "month"}), source="m", freq="MS").time) == list(months)
+    capsys.readouterr()
     # A regular series on its --freq is left as it is, silently.
     assert len(series_from_frame(pd.DataFrame({"time": months, "a": np.arange(24.0)}), source="m",
                                  freq="MS").values) == 24
