@@ -260,3 +260,50 @@ def test_every_application_can_be_swept(app, args, tmp_path, capsys, shared_data
     assert code == 0, err
     table = pd.read_csv(tmp_path / app / "results.csv")
     assert table["status"].tolist() == ["COMPLETED"] and table["objective"].notna().all()
+
+
+@pytest.mark.parametrize("app", ["digits", "sentiment", "forecast", "compression"])
+def test_every_models_first_trial_is_the_applications_default_configuration(app):
+    """The README promises a sweep starts from the defaults; dlinear's moving average was 13 (not 25),
+    gru.units 32 (not 64), conv1d's filters 64 (not 128), mlp.l2 1e-6 (not 0), among others."""
+    import importlib
+
+    import keras_tuner as kt
+
+    import zoo
+    from applications.kit.run import parse_args, training_arguments
+    from tuning.spaces import SPACES
+
+    module, task_class, space, _ = SPACES[app]
+    task = getattr(importlib.import_module(module), task_class)()
+    hp = kt.HyperParameters()
+    space(hp, parse_args(task, []))
+    offered = next(h for h in hp.space if h.name == "model").values
+    for model in offered:
+        args = parse_args(task, ["--model", model])
+        values = space(kt.HyperParameters(), args)
+        builder = zoo.entry(model).arguments
+        for argument, value in values.pop("model_arg"):
+            assert value == builder[argument], f"{app} {model}.{argument}: first trial {value}, default {builder[argument]}"
+        defaults = training_arguments(args)
+        for option, value in values.items():
+            assert value == defaults[option], f"{app} --{option}: first trial {value!r}, default {defaults[option]!r}"
+
+
+@pytest.mark.parametrize("options, fragment", [
+    (["--model-arg", "width=64"], "--model-arg is not used by a sweep: the space sets the model's arguments"),
+    (["--strategy", "mirrored"], "--strategy is not used by a sweep"),
+    (["--weight-decay", "0.01"], "--weight-decay is searched with --optimizer adamw only"),
+])
+def test_options_a_sweep_would_ignore_are_one_line_errors(options, fragment, tmp_path, capsys):
+    from tuning.__main__ import main
+
+    code, _, err = run_in_process(main, "digits", *TINY, *options, "--directory", tmp_path, capsys=capsys)
+    assert_one_line_error(code, err, fragment)
+
+
+def test_forecastings_augment_is_refused_by_its_sweep(tmp_path, capsys):
+    from tuning.__main__ import main
+
+    code, _, err = run_in_process(main, "forecast", "--augment", "jitter", "--directory", tmp_path, capsys=capsys)
+    assert_one_line_error(code, err, "--augment is not used by a sweep: the forecast sweep searches the jitter")

@@ -100,6 +100,9 @@ SWEEP_DECIDES = {
     "epochs": "each trial trains for --max-epochs",
     "output": "the trials are written under --directory",
     "cv": "a sweep scores each trial on the validation split",
+    "model_arg": "the space sets the model's arguments; fix one with --fix <model>.<argument>=VALUE "
+                 "(e.g. --fix mlp.width=64)",
+    "strategy": "a sweep places each trial on the devices it finds itself (one GPU each, or the CPU)",
 }
 
 
@@ -110,10 +113,15 @@ def refuse_options_the_sweep_decides(task, app_args, *, prog, export_best: bool)
     """
     from applications.kit import run
 
+    from tuning.spaces import SPACE_DECIDES
+
     defaults = run.parse_args(task, [], prog=prog)
-    for name, instead in SWEEP_DECIDES.items():
+    for name, instead in {**SWEEP_DECIDES, **SPACE_DECIDES.get(task.name, {})}.items():
         if getattr(app_args, name, None) != getattr(defaults, name, None):
             raise errors.UsageError(f"--{name.replace('_', '-')} is not used by a sweep: {instead}")
+    if app_args.weight_decay and app_args.optimizer != "adamw":
+        raise errors.UsageError("--weight-decay is searched with --optimizer adamw only (the space's other "
+                                "optimisers take none): pass --optimizer adamw too, or leave it out")
     if not export_best and app_args.export_dir != defaults.export_dir:
         raise errors.UsageError("--export-dir is where --export-best exports: pass --export-best too")
 

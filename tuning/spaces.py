@@ -37,8 +37,10 @@ def common(hp, args, *, learning_rates=(1e-4, 1e-2), batch_sizes=(32, 64, 128)) 
         "weight_decay": 0.0,
     }
     with hp.conditional_scope("optimizer", ["adamw"]):
-        if optimizer == "adamw":
-            values["weight_decay"] = hp.Float("weight_decay", 1e-5, 1e-2, sampling="log", default=1e-4)
+        if optimizer == "adamw":  # --weight-decay (with --optimizer adamw) is the default
+            decay = args.weight_decay or 1e-4
+            values["weight_decay"] = hp.Float("weight_decay", min(1e-5, decay), max(1e-2, decay), sampling="log",
+                                              default=decay)
     return values
 
 
@@ -53,21 +55,37 @@ def model_choice(hp, builders: dict, default: str) -> dict:
     return {"model": model, "model_arg": sorted(arguments.items())}
 
 
+def default(model: str, argument: str, index: int | None = None):
+    """The builder's own default for ``argument`` (its ``index``-th item for a tuple such as ``filters``):
+    a hyperparameter's default, so that the first trial is the application's default configuration."""
+    import zoo
+
+    value = zoo.entry(model).arguments[argument]
+    return value if index is None else value[index]
+
+
+def dropout(hp, model: str, high: float = 0.5):
+    return hp.Float(f"{model}.dropout", 0.0, high, step=0.1, default=default(model, "dropout"))
+
+
+def l2(hp, model: str, values=(1e-6, 1e-5, 1e-4, 1e-3)):
+    """An L2 penalty among none (the builders' default) and a few strengths."""
+    return choice(hp, f"{model}.l2", [0.0, *values], default(model, "l2"))
+
+
 def digits(hp, args) -> dict:
     def convnet(hp):
-        width = hp.Choice("convnet.width", [32, 16, 64])
-        return {"filters": (width, 2 * width),
-                "dropout": hp.Float("convnet.dropout", 0.0, 0.5, step=0.1, default=0.5)}
+        width = choice(hp, "convnet.width", [32, 16, 64], default("convnet", "filters", 0))
+        return {"filters": (width, 2 * width), "dropout": dropout(hp, "convnet")}
 
     def vgg(hp):
-        width = hp.Choice("vgg.width", [32, 16])
-        return {"block_filters": (width, 2 * width, 4 * width),
-                "dropout": hp.Float("vgg.dropout", 0.0, 0.5, step=0.1, default=0.5)}
+        width = choice(hp, "vgg.width", [32, 16], default("vgg", "block_filters", 0))
+        return {"block_filters": (width, 2 * width, 4 * width), "dropout": dropout(hp, "vgg")}
 
     def mlp(hp):
-        return {"depth": hp.Int("mlp.depth", 1, 3, default=2), "width": hp.Choice("mlp.width", [128, 64, 256]),
-                "dropout": hp.Float("mlp.dropout", 0.0, 0.5, step=0.1),
-                "l2": hp.Float("mlp.l2", 1e-6, 1e-3, sampling="log")}
+        return {"depth": hp.Int("mlp.depth", 1, 3, default=default("mlp", "depth")),
+                "width": choice(hp, "mlp.width", [128, 64, 256], default("mlp", "width")),
+                "dropout": dropout(hp, "mlp"), "l2": l2(hp, "mlp")}
 
     return {**model_choice(hp, {"vgg": vgg, "convnet": convnet, "mlp": mlp}, args.model),
             "augment": hp.Float("augment", 0.0, 0.1, step=0.025, default=args.augment), **common(hp, args)}
@@ -75,15 +93,15 @@ def digits(hp, args) -> dict:
 
 def sentiment(hp, args) -> dict:
     def bag(hp):
-        return {"depth": hp.Int("bag_of_ngrams.depth", 0, 1), "l2": hp.Float("bag_of_ngrams.l2", 1e-7, 1e-3,
-                                                                              sampling="log")}
+        return {"depth": hp.Int("bag_of_ngrams.depth", 0, 1, default=default("bag_of_ngrams", "depth")),
+                "l2": l2(hp, "bag_of_ngrams", (1e-7, 1e-6, 1e-5, 1e-4, 1e-3))}
 
     def conv1d(hp):
-        return {"filters": hp.Choice("conv1d_classifier.filters", [64, 128]),
-                "dropout": hp.Float("conv1d_classifier.dropout", 0.0, 0.5, step=0.1)}
+        return {"filters": choice(hp, "conv1d_classifier.filters", [64, 128], default("conv1d_classifier", "filters")),
+                "dropout": dropout(hp, "conv1d_classifier")}
 
     def gru(hp):
-        return {"units": hp.Choice("gru.units", [32, 64]), "dropout": hp.Float("gru.dropout", 0.0, 0.5, step=0.1)}
+        return {"units": choice(hp, "gru.units", [32, 64], default("gru", "units")), "dropout": dropout(hp, "gru")}
 
     return {**model_choice(hp, {"bag_of_ngrams": bag, "conv1d_classifier": conv1d, "gru": gru}, args.model),
             **common(hp, args, learning_rates=(1e-4, 3e-2))}
@@ -91,35 +109,43 @@ def sentiment(hp, args) -> dict:
 
 def forecasting(hp, args) -> dict:
     def dlinear(hp):
-        return {"moving_average": hp.Choice("dlinear.moving_average", [13, 25, 49])}
+        return {"moving_average": choice(hp, "dlinear.moving_average", [13, 25, 49],
+                                         default("dlinear", "moving_average"))}
 
     def mlp(hp):
-        return {"hidden_units": (hp.Choice("mlp_forecaster.width", [128, 256, 512]),),
-                "dropout": hp.Float("mlp_forecaster.dropout", 0.0, 0.3, step=0.1)}
+        return {"hidden_units": (choice(hp, "mlp_forecaster.width", [128, 256, 512],
+                                        default("mlp_forecaster", "hidden_units", 0)),),
+                "dropout": dropout(hp, "mlp_forecaster", high=0.3)}
 
     def tcn(hp):
-        return {"filters": hp.Choice("tcn_forecaster.filters", [32, 64]),
-                "dropout": hp.Float("tcn_forecaster.dropout", 0.0, 0.3, step=0.1)}
+        return {"filters": choice(hp, "tcn_forecaster.filters", [32, 64], default("tcn_forecaster", "filters")),
+                "dropout": dropout(hp, "tcn_forecaster", high=0.3)}
 
     values = {**model_choice(hp, {"dlinear": dlinear, "mlp_forecaster": mlp, "tcn_forecaster": tcn}, args.model),
               **common(hp, args)}
-    jitter = hp.Float("augment", 0.0, 0.05, step=0.01)  # strength of the jitter augmentation
+    jitter = hp.Float("augment", 0.0, 0.05, step=0.01)  # strength of the jitter augmentation (default: none)
     values["augment"] = [f"jitter={jitter:g}"] if jitter else []
     return values
 
 
 def compression(hp, args) -> dict:
     def conv(hp):
-        width = hp.Choice("conv_autoencoder.width", [16, 32, 64])
+        width = choice(hp, "conv_autoencoder.width", [16, 32, 64], default("conv_autoencoder", "filters", 0))
         return {"filters": (width, 2 * width)}
 
     def dense(hp):
-        width = hp.Choice("dense_autoencoder.width", [128, 256, 512])
+        width = choice(hp, "dense_autoencoder.width", [128, 256, 512], default("dense_autoencoder", "hidden_units", 0))
         return {"hidden_units": (width, width // 2)}
 
     return {**model_choice(hp, {"conv_autoencoder": conv, "dense_autoencoder": dense}, args.model),
             "denoise": hp.Float("denoise", 0.0, 0.3, step=0.1, default=args.denoise), **common(hp, args)}
 
+
+# Application options a space searches without taking their value from the command line: a sweep refuses them.
+SPACE_DECIDES = {
+    "forecast": {"augment": "the forecast sweep searches the jitter strength (hyperparameter augment); "
+                            "fix it with --fix augment=0.02"},
+}
 
 # application -> (its module, its Task class, its space, the default objective)
 SPACES = {
