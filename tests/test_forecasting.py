@@ -306,9 +306,20 @@ def test_every_forecaster_trains_on_a_multivariate_csv(model, tmp_path, capsys):
                                     "--lookback", "32", "--horizon", "6", "--epochs", "1", "--augment",
                                     "jitter,masking", "--verbose", "0", "--output", tmp_path, capsys=capsys)
     assert code == 0, err
-    metrics = json.loads(next((tmp_path / "forecast").glob("2*/metrics.json")).read_text())
+    run_dir = next((tmp_path / "forecast").glob("2*"))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["columns"] == ["y", "z", "x"] and metrics["targets"] == ["y", "z"]
     assert np.isfinite(metrics["test_mse"])
+    # The augmentation is in the trained model, active in training only: two calls in training mode differ,
+    # two in inference mode agree.
+    import keras
+
+    trained = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    augmentation = trained.get_layer("augmentation")
+    assert [layer.name for layer in augmentation.layers] == ["jitter", "masking"]
+    window = np.random.default_rng(1).normal(size=(4, 32, 3)).astype("float32")
+    assert not np.allclose(augmentation(window, training=True), augmentation(window, training=True))
+    np.testing.assert_array_equal(trained(window, training=False), trained(window, training=False))
 
 
 def _csv(tmp_path, text):
