@@ -307,3 +307,27 @@ def test_forecastings_augment_is_refused_by_its_sweep(tmp_path, capsys):
 
     code, _, err = run_in_process(main, "forecast", "--augment", "jitter", "--directory", tmp_path, capsys=capsys)
     assert_one_line_error(code, err, "--augment is not used by a sweep: the forecast sweep searches the jitter")
+
+
+def test_an_objective_no_model_logs_is_refused_before_any_trial(tmp_path, capsys):
+    """--objective val_acc trained a whole trial before KerasTuner said so, and left a folder that refused
+    every other sweep."""
+    from tuning.__main__ import main
+
+    code, _, err = run_in_process(main, "digits", *TINY, "--objective", "val_acc", "--directory", tmp_path / "sweeps",
+                                  capsys=capsys)
+    assert_one_line_error(code, err, "--objective val_acc is not a value digits's models log; use one of loss, "
+                                     "accuracy, val_loss, val_accuracy")
+    assert not (tmp_path / "sweeps").exists()
+
+
+def test_a_directory_that_cannot_hold_a_sweep_and_a_bad_yaml_space_are_one_line(tmp_path, capsys):
+    from tuning.__main__ import main
+
+    code, _, err = run_in_process(main, "digits", *TINY, "--directory", "/proc/no-such/sweeps", capsys=capsys)
+    assert_one_line_error(code, err, "--directory /proc/no-such/sweeps cannot hold a sweep", "choose another folder")
+    (tmp_path / "space.yaml").write_text("learning_rate: {min: 1e-4, max: 1e-2\nbatch_size: [16, 32]\n")
+    code, _, err = run_in_process(main, "digits", *TINY, "--space", tmp_path / "space.yaml",
+                                  "--directory", tmp_path, capsys=capsys)
+    assert_one_line_error(code, err, "--space", "cannot be read (ParserError:", "at line 2, column")
+    assert len(err.strip().splitlines()) == 1, err  # YAML's own message ran over several lines, ending in '^'

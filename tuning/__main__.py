@@ -126,6 +126,15 @@ def refuse_options_the_sweep_decides(task, app_args, *, prog, export_best: bool)
         raise errors.UsageError("--export-dir is where --export-best exports: pass --export-best too")
 
 
+def check_objective(objective: str, task, app_args) -> None:
+    """A one-line error, before any trial trains, for an objective the application's models do not log."""
+    names = ["loss", *(m if isinstance(m, str) else m.name for m in task.metrics(app_args) or [])]
+    logged = [*names, *(f"val_{name}" for name in names)]
+    if objective not in logged:
+        raise errors.UsageError(f"--objective {objective} is not a value {task.name}'s models log; use one of "
+                                f"{', '.join(logged)}")
+
+
 def read_space(path) -> dict:
     if not path:
         return {}
@@ -140,7 +149,10 @@ def read_space(path) -> dict:
         else:
             space = json.loads(text)
     except Exception as err:  # json.JSONDecodeError, yaml.YAMLError
-        raise errors.UsageError(f"--space {path} cannot be read ({type(err).__name__}: {err})") from None
+        mark = getattr(err, "problem_mark", None)  # YAML's own message spans several lines, ending in a caret
+        where = f"{err.problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else \
+            errors.first_line(err)
+        raise errors.UsageError(f"--space {path} cannot be read ({type(err).__name__}: {where})") from None
     if not isinstance(space, dict):
         raise errors.UsageError(f"--space {path}: expected a mapping of hyperparameter names to ranges")
     return space
@@ -174,8 +186,12 @@ def check_same_sweep(project: pathlib.Path, settings: dict, *, writer: bool) -> 
                                  f"{settings.get(key)!r} now); rerun its command to resume it, or give another "
                                  "--directory")
     elif writer:
-        project.mkdir(parents=True, exist_ok=True)
-        reporting.write_json(record, settings)  # atomic: its existence marks a sweep's settings
+        try:
+            project.mkdir(parents=True, exist_ok=True)
+            reporting.write_json(record, settings)  # atomic: its existence marks a sweep's settings
+        except OSError as err:
+            raise errors.UsageError(f"--directory {project.parent} cannot hold a sweep ({err.strerror}: "
+                                    f"{err.filename}); choose another folder") from None
 
 
 def main(argv=None) -> int:
@@ -204,6 +220,7 @@ def main(argv=None) -> int:
     if prepared.validation is None:
         raise errors.UsageError(f"{task.name} has no validation split to tune on")
     objective = args.objective or default_objective
+    check_objective(objective, task, app_args)
     overrides = read_space(args.space)
     hypermodel = sweep.KitHyperModel(task, app_args, prepared, space, objective, fixed=dict(args.fix),
                                      overrides=overrides)
