@@ -530,3 +530,13 @@ def test_integer_unix_seconds_are_read_as_seconds_and_other_numbers_refused(caps
     assert millis.iloc[-1] == pd.Timestamp("2020-01-02 23:00")
     with pytest.raises(DataError, match=r"holds numbers \(1 to 48\) that are not Unix time"):
         parse_timestamps(pd.Series(np.arange(1, 49)), "time", source="load.csv")
+
+
+def test_a_model_argument_refused_by_the_builder_leaves_no_run_folder_behind(tmp_path, capsys):
+    """The run folder and the backup key were made before the builder refused: an empty folder was left."""
+    from applications.kit.run import main_for
+    from test_kit import Wine
+
+    code, _, err = run_in_process(main_for(Wine()), "--output", tmp_path, "--model-arg", "width=-3", capsys=capsys)
+    assert code == 2 and "--model mlp: width=-3 is invalid" in err
+    assert not list((tmp_path / "wine").glob("2*")) and not list((tmp_path / "wine").glob("backup/*"))

@@ -328,8 +328,14 @@ def run(task: Task, argv=None) -> int:
         cross_validate(task, args, prepared, optimiser, folds=args.cv)
         return 0
     run_dir, backup_dir = run_folders(args, task, _fingerprint(prepared))
-    model, result, metrics = fit(task, args, prepared, optimiser, run_dir, backup_dir, strategy=strategy,
-                                 keep_backup=True)
+    try:
+        model, result, metrics = fit(task, args, prepared, optimiser, run_dir, backup_dir, strategy=strategy,
+                                     keep_backup=True)
+    except errors.USER_ERRORS:
+        if not (run_dir / "history.csv").exists():  # refused before its first epoch (a builder's argument):
+            shutil.rmtree(run_dir, ignore_errors=True)  # leave no empty run folder, no backup key to resume
+            shutil.rmtree(backup_dir, ignore_errors=True)
+        raise
 
     settings = training_arguments(args)
     metrics.update({
