@@ -540,3 +540,15 @@ def test_a_model_argument_refused_by_the_builder_leaves_no_run_folder_behind(tmp
     code, _, err = run_in_process(main_for(Wine()), "--output", tmp_path, "--model-arg", "width=-3", capsys=capsys)
     assert code == 2 and "--model mlp: width=-3 is invalid" in err
     assert not list((tmp_path / "wine").glob("2*")) and not list((tmp_path / "wine").glob("backup/*"))
+
+
+def test_swapped_text_and_label_columns_name_the_fix_not_a_whole_review(tmp_path, capsys):
+    """With the columns swapped, every review was a class: the error printed a whole review as its name."""
+    from applications.sentiment import main
+
+    review = "An astonishing film, " * 30
+    rows = [{"label": f"{review} number {i}", "text": "pos" if i % 2 else "neg"} for i in range(60)]
+    pd.DataFrame(rows).to_csv(tmp_path / "swapped.csv", index=False)
+    code, _, err = run_in_process(main, "--data", tmp_path / "swapped.csv", "--output", tmp_path, capsys=capsys)
+    assert code == 2 and "the labels hold 60 different values for 60 examples" in err
+    assert "--text-column and --label-column" in err and len(err) < 400, err

@@ -687,12 +687,23 @@ def check_labels(y: np.ndarray, *, min_per_class: int = 3) -> None:
                         "(or one label string) per example")
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
-        raise DataError(f"all labels are {classes[0]}: a classifier needs at least two classes; "
+        raise DataError(f"all labels are {short(classes[0])}: a classifier needs at least two classes; "
                         "check the label column or file")
+    if len(classes) > max(20, len(y) // 2) and y.dtype.kind in "OUS":  # nearly one class per example: texts?
+        raise DataError(f"the labels hold {len(classes)} different values for {len(y)} examples (such as "
+                        f"'{short(classes[counts.argmin()])}'): is the label column the text? name the columns with "
+                        "--text-column and --label-column")
     if counts.min() < min_per_class:
         fewest = counts.min()
-        raise DataError(f"class {classes[counts.argmin()]} has only {fewest} example{'' if fewest == 1 else 's'}; "
-                        f"a stratified train/validation/test split needs at least {min_per_class} per class")
+        raise DataError(f"class {short(classes[counts.argmin()])} has only {fewest} example"
+                        f"{'' if fewest == 1 else 's'}; a stratified train/validation/test split needs at least "
+                        f"{min_per_class} per class")
+
+
+def short(value, limit: int = 40) -> str:
+    """``value`` for a one-line message: on one line, cut to ``limit`` characters (a review given as a label)."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def encode_labels(y: np.ndarray) -> tuple[np.ndarray, list[str]]:
