@@ -51,7 +51,7 @@ import keras
 import numpy as np
 
 from applications.kit import cli, errors, images, precision, reporting
-from applications.kit.run import Prepared, Serving, Task, build_model, open_run, run
+from applications.kit.run import Prepared, Serving, Task, build_model, open_run, reload_data, run
 
 MAGIC, FORMAT_VERSION = b"KZC", 1
 JPEG_QUALITIES = (1, 5, 10, 20, 30, 50, 75, 90)
@@ -522,7 +522,7 @@ def evaluate_main(argv) -> int:
     model, metrics = load_run(args.run)
     trained = metrics["arguments"]
     task = Compression()
-    prepared = task.load(argparse.Namespace(**{**trained, "resize": trained.get("resize")}))
+    prepared = reload_data(task, metrics, args.run, argparse.Namespace(**{**trained, "resize": trained.get("resize")}))
     run_dir = pathlib.Path(args.run) / "evaluation"
     run_dir.mkdir(exist_ok=True)
     results = evaluate_codec(model, prepared.train[0], prepared.test, bits=args.bits or trained["bits"],

@@ -52,7 +52,7 @@ import keras
 import numpy as np
 
 from applications.kit import cli, data, errors, images, reporting
-from applications.kit.run import Prepared, Serving, Task, build_model, open_run, run
+from applications.kit.run import Prepared, Serving, Task, build_model, open_run, reload_data, run
 from zoo.gan import DEFAULT_ADAM
 from zoo.vae import VAE
 
@@ -464,7 +464,7 @@ def evaluate_main(argv) -> int:
     trained = argparse.Namespace(**metrics["arguments"])
     task = Generation()
     task.check_arguments(trained)
-    prepared = task.load(trained)
+    prepared = reload_data(task, metrics, args.run, trained)
     run_dir = pathlib.Path(args.run)
     classifier = quality_classifier(trained, prepared, run_dir)
     if classifier is None:

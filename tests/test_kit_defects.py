@@ -552,3 +552,23 @@ def test_swapped_text_and_label_columns_name_the_fix_not_a_whole_review(tmp_path
     code, _, err = run_in_process(main, "--data", tmp_path / "swapped.csv", "--output", tmp_path, capsys=capsys)
     assert code == 2 and "the labels hold 60 different values for 60 examples" in err
     assert "--text-column and --label-column" in err and len(err) < 400, err
+
+
+# ------------------------------------------------- 7. evaluate subcommands check the data they reload
+
+def test_compression_evaluate_refuses_data_that_changed_since_training(tmp_path, capsys):
+    """evaluate reloaded the data from the run's recorded arguments and evaluated whatever the file held now."""
+    from applications import compression
+    from applications.kit.images import load_embedded
+
+    images = load_embedded().x[:300]
+    np.savez(tmp_path / "digits.npz", x=images)
+    code, _, err = run_in_process(compression.main, "train", "--data", tmp_path / "digits.npz", "--model", "dense",
+                                  "--epochs", "1", "--verbose", "0", "--output", tmp_path / "runs", capsys=capsys)
+    assert code == 0, err
+    run_dir = next((tmp_path / "runs" / "compression").glob("2*"))
+    code, out, err = run_in_process(compression.main, "evaluate", "--from", run_dir, capsys=capsys)
+    assert code == 0, err  # the same data: evaluated
+    np.savez(tmp_path / "digits.npz", x=images[::-1])
+    code, _, err = run_in_process(compression.main, "evaluate", "--from", run_dir, capsys=capsys)
+    assert code == 2 and "changed since the run trained on it" in err and len(err.strip().splitlines()) == 1

@@ -341,6 +341,7 @@ def run(task: Task, argv=None) -> int:
     metrics.update({
         "application": task.name,  # open_run() refuses another application's run folder
         "data_source": prepared.source,
+        "data_fingerprint": _fingerprint(prepared),  # an evaluate subcommand checks it reloads the same data
         **prepared.info,
         "model": getattr(args, "model", model.name),
         "parameters": model.count_params(),
@@ -512,6 +513,25 @@ def load_model_safely(path, command: str) -> keras.Model:
         raise errors.UsageError(f"{path} cannot be loaded as a Keras model ({type(err).__name__}: "
                                 f"{errors.first_line(err)}); "
                                 f"give a run folder that {command} wrote whole, or run it again") from None
+
+
+def reload_data(task: Task, metrics: dict, path, arguments=None) -> Prepared:
+    """The data a finished run trained on, loaded again from its recorded arguments (or ``arguments``).
+
+    The files may have changed since: a fingerprint that differs from the one
+    the run recorded is a one-line error, not an evaluation of other data.
+    """
+    import argparse
+
+    arguments = arguments if arguments is not None else argparse.Namespace(**metrics["arguments"])
+    prepared = task.load(arguments)
+    recorded = metrics.get("data_fingerprint")
+    if recorded is None:
+        print(f"{path} records no data fingerprint (an older run): the data cannot be checked against it")
+    elif recorded != _fingerprint(prepared):
+        raise errors.UsageError(f"--from {path}: its data ({prepared.source}) changed since the run trained on it, "
+                                "so the evaluation would not be of that run's test data; train again on this data")
+    return prepared
 
 
 def main_for(task: Task):
