@@ -572,3 +572,24 @@ def test_compression_evaluate_refuses_data_that_changed_since_training(tmp_path,
     np.savez(tmp_path / "digits.npz", x=images[::-1])
     code, _, err = run_in_process(compression.main, "evaluate", "--from", run_dir, capsys=capsys)
     assert code == 2 and "changed since the run trained on it" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cross_validation_trains_each_fold_under_the_strategy_asked_for(tmp_path, monkeypatch):
+    """--cv K --strategy mirrored made the strategy, then trained every fold on the default one."""
+    import tensorflow as tf
+
+    import applications.kit.run as kit_run
+    from applications.sentiment import Sentiment
+
+    pd.DataFrame({"text": [f"text {i}" for i in range(30)], "label": np.arange(30) % 2}).to_csv(
+        tmp_path / "t.csv", index=False)
+    strategies = []
+
+    def fake_fit(task, args, fold, optimiser, run_dir, backup_dir, **options):
+        strategies.append(options.get("strategy"))
+        return None, type("Result", (), {"history": [0]})(), {"test_accuracy": 0.5}
+
+    monkeypatch.setattr(kit_run, "fit", fake_fit)
+    kit_run.run(Sentiment(), ["--data", str(tmp_path / "t.csv"), "--cv", "3", "--strategy", "mirrored",
+                              "--output", str(tmp_path)])
+    assert len(strategies) == 3 and all(isinstance(s, tf.distribute.MirroredStrategy) for s in strategies)

@@ -325,7 +325,7 @@ def run(task: Task, argv=None) -> int:
     prepared = task.load(args)
     print(f"Data: {prepared.source}")
     if getattr(args, "cv", None):
-        cross_validate(task, args, prepared, optimiser, folds=args.cv)
+        cross_validate(task, args, prepared, optimiser, folds=args.cv, strategy=strategy)
         return 0
     run_dir, backup_dir = run_folders(args, task, _fingerprint(prepared))
     try:
@@ -401,7 +401,7 @@ def export(task: Task, model, prepared: Prepared, args, metrics: dict, policy: s
 
 
 def cross_validate(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, *,
-                   folds: int) -> pd.DataFrame:
+                   folds: int, strategy=None) -> pd.DataFrame:
     """Stratified K-fold cross-validation of ``task`` on all of ``prepared``'s labelled examples.
 
     The train, validation and test parts are pooled and split into ``folds``
@@ -449,7 +449,7 @@ def cross_validate(task: Task, args, prepared: Prepared, optimiser: OptimiserSet
         fold_data = replace(prepared, train=(x_tr, y_tr), validation=(x_va, y_va), test=(x[held_out], y[held_out]))
         print(f"Fold {fold}/{folds}: {len(x_tr)} train / {len(x_va)} validation / {len(held_out)} test")
         _, result, metrics = fit(task, args, fold_data, optimiser, fold_dir, backup_dir / f"fold_{fold}",
-                                 keep_backup=True)
+                                 keep_backup=True, strategy=strategy)
         scores = {k: v for k, v in metrics.items() if k.startswith("test_") and isinstance(v, float)}
         scores["epochs_run"] = len(result.history)
         reporting.write_json(done, scores)
