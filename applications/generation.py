@@ -17,8 +17,8 @@ kit's callbacks. A GAN's losses say little about its images, so a GAN trains
 its full ``--epochs`` (no early stopping; the rate is constant unless
 ``--schedule`` says otherwise).
 
-Quality, when the images have labels: a digit classifier trained by the
-digits application on the same training images (``--classifier-epochs``,
+Quality, when the images have labels: the zoo's vgg classifier, trained by the
+kit's train() on the same training images (``--classifier-epochs``,
 cached per data set) gives
 
 - the classifier FID: the Fréchet distance between Gaussians fitted to the
@@ -43,6 +43,7 @@ if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras load
     quiet_tensorflow()
 
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -51,8 +52,9 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from applications.kit import cli, data, errors, images, reporting
-from applications.kit.run import Prepared, Serving, Task, build_model, open_run, reload_data, run
+from applications.kit import cli, data, errors, images, reporting, training
+from applications.kit.optimisation import OptimiserSettings
+from applications.kit.run import Prepared, Serving, Task, build_model, load_model_safely, open_run, reload_data, run
 from zoo.gan import DEFAULT_ADAM
 from zoo.vae import VAE
 
@@ -87,7 +89,7 @@ class Generation(Task):
         parser.add_argument("--test-fraction", type=cli.fraction, default=0.2,
                             help="held-out real images: the reference and the floor of the FID")
         parser.add_argument("--classifier-epochs", type=cli.positive_int, default=30,
-                            help="epochs of the digits application's classifier used for FID and coverage")
+                            help="epochs of the quality classifier (the zoo's vgg) used for FID and coverage")
         parser.add_argument("--samples", type=cli.positive_int, default=1000,
                             help="generated images per FID / coverage measurement (default: 1000)")
 
@@ -302,11 +304,11 @@ _CLASSIFIERS: dict = {}
 
 
 def quality_classifier(args, prepared, run_dir) -> QualityClassifier | None:
-    """The digits application's classifier (``--model vgg``) trained on ``prepared``'s training images.
+    """The zoo's ``vgg`` trained by the kit on ``prepared``'s training images, or None when they have no labels.
 
-    Cached in ``<output>/generation/classifiers/<data fingerprint>/``, so every
-    run and ``evaluate`` on the same images uses the same classifier. None
-    when the images have no labels.
+    Cached in ``<output>/generation/classifiers/<data fingerprint>/`` (``model.keras``
+    and ``metrics.json``), so every run and ``evaluate`` on the same images uses
+    the same classifier.
     """
     x, y = prepared.images
     if y is None:
@@ -314,35 +316,53 @@ def quality_classifier(args, prepared, run_dir) -> QualityClassifier | None:
     fingerprint = f"{data.fingerprint(x, y)}-e{args.classifier_epochs}-s{args.seed}"
     if fingerprint in _CLASSIFIERS:
         return _CLASSIFIERS[fingerprint]
-    from applications import digits
-
     folder = pathlib.Path(run_dir).parent / "classifiers" / fingerprint
-    trained = sorted(folder.glob("digits/*/model.keras"))
-    if not trained:
-        folder.mkdir(parents=True, exist_ok=True)
-        # One file per process: two runs sharing the cache must not delete each other's images.
-        images_file = folder / f"training_images-{os.getpid()}.npz"
-        np.savez(images_file, x=x, y=y)
-        print(f"Training the quality classifier with the digits application ({args.classifier_epochs} epochs) "
-              f"in {folder}")
-        policy = keras.config.dtype_policy().name
-        code = digits.main(["--data", str(images_file), "--model", "vgg", "--epochs",
-                            str(args.classifier_epochs), "--seed", str(args.seed), "--precision", args.precision,
-                            "--output", str(folder), "--verbose", "0"])
-        keras.mixed_precision.set_global_policy(policy)
-        if code:
-            raise errors.UsageError(f"the quality classifier could not be trained (digits exit code {code})")
-        trained = sorted(folder.glob("digits/*/model.keras"))
-        images_file.unlink()
-    model, metrics = open_run(trained[-1].parent, "digits", "the digits application")
-    accuracy = metrics["test_accuracy"]
-    print(f"Quality classifier: {trained[-1].parent} (test accuracy {accuracy:.4f} on its own held-out part)")
+    if not ((folder / "model.keras").exists() and (folder / "metrics.json").exists()):
+        print(f"Training the quality classifier (the zoo's vgg, {args.classifier_epochs} epochs) in {folder}")
+        train_quality_classifier(x, y, len(prepared.info["labels"]), folder, args)
+    model = load_model_safely(folder / "model.keras", "kerazoo-generate train")
+    accuracy = json.loads((folder / "metrics.json").read_text())["test_accuracy"]
+    print(f"Quality classifier: {folder} (test accuracy {accuracy:.4f} on its own held-out part)")
     if accuracy < CLASSIFIER_FLOOR:
         print(f"Warning: the quality classifier's test accuracy {accuracy:.2f} is below {CLASSIFIER_FLOOR}: "
               "the FID and coverage it gives say little about the images; raise --classifier-epochs")
     classifier = QualityClassifier(model, prepared.info["labels"])
     _CLASSIFIERS[fingerprint] = classifier
     return classifier
+
+
+def train_quality_classifier(x, y, classes: int, folder: pathlib.Path, args) -> None:
+    """Raw pixels -> Rescaling(1/255) -> the zoo's vgg, trained with the kit's ``train()`` on a stratified
+    80/20 split of the training images (10 % of the 80 for validation), as the digits application would.
+
+    Written to a staging folder and renamed into place: two runs sharing the cache never see half a classifier.
+    """
+    import shutil
+
+    import zoo
+
+    data.check_split(y, test_fraction=0.2, validation_fraction=0.1)
+    (x_train, y_train), validation, (x_test, y_test) = data.stratified_split(
+        x, y, test_fraction=0.2, validation_fraction=0.1, seed=args.seed)
+    images = keras.Input(shape=x.shape[1:], name="images")
+    scaled = keras.layers.Rescaling(1 / 255, name="rescale")(images)
+    model = keras.Model(images, zoo.build("vgg", input_shape=x.shape[1:], classes=classes)(scaled),
+                        name="quality_classifier")
+    staging = folder.with_name(f"{folder.name}.{os.getpid()}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    result = training.train(model, data.TrainingPipeline(x_train, y_train, batch_size=32, seed=args.seed),
+                            data.make_dataset(*validation, batch_size=256), epochs=args.classifier_epochs,
+                            run_dir=staging, backup_dir=staging / "backup", loss="sparse_categorical_crossentropy",
+                            metrics=["accuracy"], optimiser=OptimiserSettings(learning_rate=2e-3),
+                            steps_per_execution=16, verbose=0, log=lambda *_: None)
+    accuracy = float((reporting.predict(model, x_test).argmax(axis=-1) == y_test).mean())
+    model.save(staging / "model.keras")
+    reporting.write_json(staging / "metrics.json", {"test_accuracy": accuracy, "epochs_run": len(result.history),
+                                                    "split": {"train": len(x_train), "test": len(x_test)}})
+    try:
+        os.replace(staging, folder)
+    except OSError:  # another run put its classifier there first: use that one
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:

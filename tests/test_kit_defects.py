@@ -252,28 +252,35 @@ def test_write_json_leaves_the_old_file_or_the_new_one_never_a_part(tmp_path, mo
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["metrics.json"]
 
 
-def test_two_runs_sharing_the_quality_classifier_cache_keep_their_own_images_file(tmp_path, monkeypatch):
-    """Both wrote and deleted <cache>/training_images.npz: the first to finish deleted the other's input."""
+def test_the_quality_classifier_is_trained_by_the_kit_into_a_cache_two_runs_can_share(tmp_path, monkeypatch):
+    """generation trained it by calling the digits application in process (which reseeded the global
+    generators and swapped the dtype policy), through an images file two runs sharing the cache deleted
+    under each other. Now: the kit's train(), a staging folder renamed into place, no other application."""
+    import keras
+
     from applications import digits, generation
+    from applications.kit.images import load_embedded
 
-    seen = []
+    def no_digits(argv):
+        raise AssertionError("generation called the digits application")
 
-    def fake_digits(argv):
-        path = pathlib.Path(argv[argv.index("--data") + 1])
-        seen.append(path.name)
-        assert path.exists()
-        return 1  # stop there: what matters is the file it was given
-
-    import pathlib
-
-    monkeypatch.setattr(digits, "main", fake_digits)
-    prepared = type("P", (), {"images": (np.zeros((4, 8, 8), np.uint8), np.arange(4))})()
-    args = type("A", (), {"classifier_epochs": 1, "seed": 0, "precision": "float32"})()
-    from applications.kit.errors import UsageError
-
-    with pytest.raises(UsageError):
-        generation.quality_classifier(args, prepared, tmp_path / "run")
-    assert seen and seen[0] != "training_images.npz" and str(os.getpid()) in seen[0]
+    monkeypatch.setattr(digits, "main", no_digits)
+    embedded = load_embedded()
+    prepared = type("P", (), {"images": (embedded.x[:400, ..., None], embedded.y[:400]),
+                              "info": {"labels": [str(d) for d in range(10)]}})()
+    args = type("A", (), {"classifier_epochs": 2, "seed": 0})()
+    keras.mixed_precision.set_global_policy("float32")
+    classifier = generation.quality_classifier(args, prepared, tmp_path / "run")
+    assert keras.config.dtype_policy().name == "float32"
+    (folder,) = (tmp_path / "classifiers").iterdir()
+    assert {"metrics.json", "model.keras", "history.csv"} <= {p.name for p in folder.iterdir()}
+    assert classifier.features(embedded.x[:5, ..., None]).shape[0] == 5
+    # A second run that finds another's classifier already in place keeps it and leaves no staging folder.
+    generation._CLASSIFIERS.clear()
+    before = (folder / "model.keras").stat().st_mtime_ns
+    generation.train_quality_classifier(*prepared.images, 10, folder, args)
+    assert (folder / "model.keras").stat().st_mtime_ns == before
+    assert [p.name for p in (tmp_path / "classifiers").iterdir()] == [folder.name]
 
 
 # ------------------------------------------------- 8. early stopping's best value survives a resume
