@@ -55,8 +55,6 @@ import numpy as np
 from applications.kit import cli, data, errors, images, reporting, training
 from applications.kit.optimisation import OptimiserSettings
 from applications.kit.run import Prepared, Serving, Task, build_model, load_model_safely, open_run, reload_data, run
-from zoo.gan import DEFAULT_ADAM
-from zoo.vae import VAE
 
 COVERAGE_BAND = (0.5, 1.5)  # each class's share of the samples, as a multiple of uniform
 CLASSIFIER_FLOOR = 0.9       # below this test accuracy, the quality figures are warned about
@@ -100,7 +98,6 @@ class Generation(Task):
         # A GAN logs no validation loss, and its losses do not track image quality: train every epoch
         # and keep the last one (no early stopping, no "best" epoch by g_loss).
         self.monitor, self.patience = ("g_loss", None) if gan else (None, 15)
-        self.adam_betas = {k: v for k, v in DEFAULT_ADAM.get(_loss(args.model), {}).items() if k != "learning_rate"}
 
     def load(self, args) -> GenerationData:
         dataset = images.load_images(args.data, args.source, args.resize, need_labels=args.conditional)
@@ -134,12 +131,9 @@ class Generation(Task):
     def compile(self, model, args, new_optimizer):
         if args.model == "vae":
             return  # an ordinary model: the kit compiles it
-        parts = [new_optimizer(), new_optimizer()]
-        if args.optimizer == "adam":  # the papers' betas (DCGAN: 0.5; WGAN-GP: 0 and 0.9)
-            for optimizer in parts:
-                for name, value in self.adam_betas.items():
-                    setattr(optimizer, name, value)
-        model.compile(generator_optimizer=parts[0], discriminator_optimizer=parts[1])
+        # With Adam, the papers' betas (DCGAN: 0.5; WGAN-GP: 0 and 0.9); the rate is --learning-rate.
+        betas = {k: v for k, v in model.paper_adam.items() if k != "learning_rate"} if args.optimizer == "adam" else {}
+        model.compile(generator_optimizer=new_optimizer(**betas), discriminator_optimizer=new_optimizer(**betas))
 
     def callbacks(self, model, prepared, args, run_dir):
         classifier = quality_classifier(args, prepared, run_dir)
@@ -171,10 +165,6 @@ class Generation(Task):
             "example_request": {"inputs": example}})
 
 
-def _loss(model_name):
-    return {"dcgan": "non_saturating", "wgan_gp": "wasserstein_gp"}.get(model_name)
-
-
 def divisible_hint(error) -> str:
     """The option that fixes a builder's ``zoo.ArgumentError`` about an image size it cannot halve twice."""
     if error.argument == "input_shape" and "divisible" in error.allowed:
@@ -189,7 +179,7 @@ def to_unit_range(x: np.ndarray) -> np.ndarray:
 
 def generator_of(model) -> keras.Model:
     """The part that makes images: a GAN's generator, a VAE's decoder."""
-    return model.decoder if isinstance(model, VAE) else model.generator
+    return getattr(model, "generator", None) or model.decoder
 
 
 def emits_tanh(generator) -> bool:

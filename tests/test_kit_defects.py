@@ -600,3 +600,25 @@ def test_cross_validation_trains_each_fold_under_the_strategy_asked_for(tmp_path
     kit_run.run(Sentiment(), ["--data", str(tmp_path / "t.csv"), "--cv", "3", "--strategy", "mirrored",
                               "--output", str(tmp_path)])
     assert len(strategies) == 3 and all(isinstance(s, tf.distribute.MirroredStrategy) for s in strategies)
+
+
+def test_a_gans_papers_betas_reach_both_optimisers_through_the_kits_settings():
+    """generation read zoo.gan.DEFAULT_ADAM and set the betas on the optimisers after the kit made them;
+    now new_optimizer(beta_1=...) changes the OptimiserSettings the kit makes them from."""
+    import argparse
+
+    import zoo
+    from applications.generation import Generation
+    from applications.kit.errors import OptimisationError
+    from applications.kit.optimisation import OptimiserSettings, make_optimizer
+
+    settings = OptimiserSettings(learning_rate=2e-4, schedule="constant").check(5)
+    model = zoo.build("wgan_gp", input_shape=(8, 8, 1), latent_dim=4)
+    Generation().compile(model, argparse.Namespace(model="wgan_gp", optimizer="adam"),
+                         lambda **changes: make_optimizer(__import__("dataclasses").replace(settings, **changes).check(5),
+                                                          steps_per_epoch=10, epochs=5))
+    for optimizer in (model.generator_optimizer, model.discriminator_optimizer):
+        assert (optimizer.beta_1, optimizer.beta_2) == (0.0, 0.9)
+        assert float(optimizer.learning_rate) == pytest.approx(2e-4)  # --learning-rate, not the paper's 1e-4
+    with pytest.raises(OptimisationError, match="beta_1=0.5 applies to adam and adamw"):
+        OptimiserSettings(optimizer="sgd", beta_1=0.5).check(5)

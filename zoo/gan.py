@@ -173,12 +173,18 @@ class GAN(CompositeModel):
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
+    @property
+    def paper_adam(self) -> dict:
+        """The papers' Adam settings for this GAN's loss (DCGAN: rate 2e-4, beta_1 0.5; WGAN-GP: rate 1e-4,
+        betas 0 and 0.9): what ``compile`` uses when it is given no optimisers."""
+        return dict(DEFAULT_ADAM[self.loss_name])
+
     def compile(self, generator_optimizer=None, discriminator_optimizer=None, **kwargs):
-        """Two optimisers; the defaults are the papers' Adam settings for the chosen loss."""
+        """Two optimisers; the defaults are the papers' Adam settings for the chosen loss (``paper_adam``)."""
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(f"GAN.train_step uses tf.GradientTape: set KERAS_BACKEND=tensorflow "
                                f"(the backend is {keras.backend.backend()!r}).")
-        adam = DEFAULT_ADAM[self.loss_name]
+        adam = self.paper_adam
         self.generator_optimizer = _loss_scaled(generator_optimizer or keras.optimizers.Adam(**adam))
         self.discriminator_optimizer = _loss_scaled(discriminator_optimizer or keras.optimizers.Adam(**adam))
         self.generator_optimizer.build(self.generator.trainable_variables)

@@ -41,6 +41,8 @@ class OptimiserSettings:
     weight_decay: float = 0.0
     clip_norm: float | None = None
     clip_value: float | None = None
+    beta_1: float | None = None       # Adam's and AdamW's moment decay rates; None: Keras' (0.9, 0.999)
+    beta_2: float | None = None
 
     def check(self, epochs: int) -> "OptimiserSettings":
         """Raise ``OptimisationError`` for a setting or combination that cannot train."""
@@ -62,6 +64,10 @@ class OptimiserSettings:
         for option, value in (("--clip-norm", self.clip_norm), ("--clip-value", self.clip_value)):
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise OptimisationError(f"{option} must be a positive number, got {value}")
+        for name, value in (("beta_1", self.beta_1), ("beta_2", self.beta_2)):
+            if value is not None and (self.optimizer not in ("adam", "adamw") or not 0 <= value < 1):
+                raise OptimisationError(f"{name}={value} applies to adam and adamw, in [0, 1); "
+                                        f"the optimiser is {self.optimizer}")
         return self
 
 
@@ -131,9 +137,11 @@ def make_optimizer(settings: OptimiserSettings, *, steps_per_epoch: int, epochs:
         return O.SGD(momentum=MOMENTUM, nesterov=True, **common)
     if settings.optimizer == "rmsprop":
         return O.RMSprop(**common)
+    betas = {name: value for name, value in (("beta_1", settings.beta_1), ("beta_2", settings.beta_2))
+             if value is not None}
     if settings.optimizer == "adam":
-        return O.Adam(**common)
-    return O.AdamW(**{**common, "weight_decay": settings.weight_decay})  # adamw: 0 means none
+        return O.Adam(**common, **betas)
+    return O.AdamW(**{**common, "weight_decay": settings.weight_decay}, **betas)  # adamw: 0 means none
 
 
 def optimizers_of(model: keras.Model) -> list:

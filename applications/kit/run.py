@@ -111,7 +111,8 @@ class Task:
         return None
 
     def compile(self, model, args, new_optimizer) -> None:
-        """Compile a model that compiles itself (a GAN: ``new_optimizer()`` once per part); else nothing."""
+        """Compile a model that compiles itself (a GAN: ``new_optimizer()`` once per part, which takes changes
+        to the ``OptimiserSettings``, e.g. ``new_optimizer(beta_1=0.5)``); else nothing."""
 
     def callbacks(self, model, prepared: Prepared, args, run_dir: pathlib.Path) -> list:
         """The task's own Keras callbacks (e.g. a grid of samples each epoch), run before the kit's."""
@@ -272,7 +273,9 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
         model = model or task.build(args, prepared)
         if replicas > 1:
             distribute.synchronize_batch_norm(model)
-        task.compile(model, args, lambda: make_optimizer(optimiser, steps_per_epoch=steps, epochs=args.epochs))
+        # new_optimizer(beta_1=0.5): the task may change settings of its own (a GAN's papers' betas)
+        task.compile(model, args, lambda **changes: make_optimizer(replace(optimiser, **changes).check(args.epochs),
+                                                                   steps_per_epoch=steps, epochs=args.epochs))
         print(f"Model: {args.model if task.models else model.name} ({model.count_params():,} parameters), "
               f"precision {keras.config.dtype_policy().name}"
               f"{f', {replicas} replicas' if replicas > 1 else ''}; run folder {run_dir}")
