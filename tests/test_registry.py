@@ -57,7 +57,7 @@ def test_a_type_error_inside_a_builder_is_a_bug_not_a_model_arg_error(monkeypatc
 
 def test_register_rejects_duplicates():
     with pytest.raises(ValueError, match="already registered"):
-        zoo.register("convnet", family="convnet", task="image_classification", input_kind="image")(lambda: None)
+        zoo.register("convnet", task="image_classification", input_kind="image")(lambda: None)
 
 
 def test_classic_mnist_convnet_matches_keras_io():
@@ -96,3 +96,9 @@ def test_lenet5_has_the_classic_parameter_count():
 def test_invalid_arguments_name_the_argument(name, kwargs, argument):
     with pytest.raises(ValueError, match=rf"^{argument}="):
         zoo.build(name, **kwargs)
+
+
+def test_a_builder_outside_the_family_modules_is_refused():
+    """The family is the module that defines a builder: one defined elsewhere has none to take."""
+    with pytest.raises(ValueError, match="is defined in test_registry, not in a family module of the zoo"):
+        zoo.register("stray_builder", task="classification", input_kind="vector")(lambda: None)

@@ -91,7 +91,7 @@ def _check_common(input_shape, latent_dim, output_activation):
     return input_shape
 
 
-@register(family="autoencoder", task="autoencoder", input_kind="vector")
+@register(task="autoencoder", input_kind="vector")
 def dense_autoencoder(input_shape=(784,), latent_dim=32, hidden_units=(256, 128), activation="relu",
                       output_activation="sigmoid", name="dense_autoencoder"):
     """Dense autoencoder: ``[batch, *input_shape]`` -> code ``[batch, latent_dim]`` -> same shape."""
@@ -102,7 +102,7 @@ def dense_autoencoder(input_shape=(784,), latent_dim=32, hidden_units=(256, 128)
     return _assemble(encoder, decoder, input_shape, name)
 
 
-@register(family="autoencoder", task="autoencoder", input_kind="vector")
+@register(task="autoencoder", input_kind="vector")
 def denoising_autoencoder(input_shape=(784,), latent_dim=32, hidden_units=(256, 128),
                           noise_stddev=0.2, activation="relu", output_activation="sigmoid",
                           name="denoising_autoencoder"):
@@ -115,7 +115,7 @@ def denoising_autoencoder(input_shape=(784,), latent_dim=32, hidden_units=(256, 
     return _assemble(encoder, decoder, input_shape, name, noise_stddev=noise_stddev)
 
 
-@register(family="autoencoder", task="autoencoder", input_kind="vector")
+@register(task="autoencoder", input_kind="vector")
 def linear_autoencoder(input_shape=(64,), latent_dim=10, name="linear_autoencoder"):
     """Linear autoencoder (no bias, no activation): on centred data it learns PCA's subspace.
 
@@ -128,7 +128,7 @@ def linear_autoencoder(input_shape=(64,), latent_dim=10, name="linear_autoencode
     return _assemble(encoder, decoder, input_shape, name)
 
 
-@register(family="autoencoder", task="autoencoder", input_kind="image")
+@register(task="autoencoder", input_kind="image")
 def conv_autoencoder(input_shape=(28, 28, 1), latent_dim=16, filters=(32, 64),
                      output_activation="sigmoid", name="conv_autoencoder"):
     """Convolutional autoencoder: stride-2 convs down, a dense code, transposed convs up.

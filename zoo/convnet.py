@@ -36,7 +36,7 @@ def _top(x, inputs, *, include_top, pooling, classes, classifier_activation, dro
     return keras.Model(inputs, x, name=name)
 
 
-@register(family="convnet", task="image_classification", input_kind="image")
+@register(task="image_classification", input_kind="image")
 def convnet(input_shape=(28, 28, 1), classes=10, filters=(32, 64), dropout=0.5,
             padding="same", include_top=True, pooling=None,
             classifier_activation="softmax", name="convnet"):
@@ -66,7 +66,7 @@ def convnet(input_shape=(28, 28, 1), classes=10, filters=(32, 64), dropout=0.5,
                 classifier_activation=classifier_activation, dropout=dropout, name=name)
 
 
-@register(family="convnet", task="image_classification", input_kind="image")
+@register(task="image_classification", input_kind="image")
 def lenet5(input_shape=(28, 28, 1), classes=10, activation="tanh", include_top=True,
            pooling=None, classifier_activation="softmax", name="lenet5"):
     """LeNet-5 (LeCun et al., 1998): C1 6@5x5, S2, C3 16@5x5, S4, C5 120, F6 84, output.
@@ -93,7 +93,7 @@ def lenet5(input_shape=(28, 28, 1), classes=10, activation="tanh", include_top=T
     return keras.Model(inputs, x, name=name)
 
 
-@register(family="convnet", task="image_classification", input_kind="image")
+@register(task="image_classification", input_kind="image")
 def vgg(input_shape=(32, 32, 3), classes=10, block_filters=(32, 64, 128), convs_per_block=2,
         batch_norm=True, spatial_dropout=0.0, dropout=0.5, include_top=True, pooling=None,
         classifier_activation="softmax", name="vgg"):
@@ -133,7 +133,7 @@ def vgg(input_shape=(32, 32, 3), classes=10, block_filters=(32, 64, 128), convs_
     return keras.Model(inputs, x, name=name)
 
 
-@register(family="convnet", task="sequence_classification", input_kind="tokens")
+@register(task="sequence_classification", input_kind="tokens")
 def conv1d_classifier(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, filters=128,
                       kernel_sizes=(3, 4, 5), dropout=0.5, classes=2, classifier_activation="softmax",
                       name="conv1d_classifier"):

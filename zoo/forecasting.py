@@ -16,7 +16,7 @@ from zoo.layers import channels_to_targets, forecast_head
 from zoo.registry import register
 
 
-@register(family="forecasting", task="forecasting", input_kind="window")
+@register(task="forecasting", input_kind="window")
 def dlinear(lookback=96, features=7, horizon=24, targets=None, moving_average=25, name="dlinear"):
     """DLinear (Zeng et al., 2023): trend = moving average, seasonal = rest; one linear map each over time.
 
@@ -41,7 +41,7 @@ def dlinear(lookback=96, features=7, horizon=24, targets=None, moving_average=25
     return keras.Model(inputs, channels_to_targets(x, features, targets), name=name)
 
 
-@register(family="forecasting", task="forecasting", input_kind="window")
+@register(task="forecasting", input_kind="window")
 def mlp_forecaster(lookback=96, features=7, horizon=24, targets=None, hidden_units=(256,),
                    dropout=0.1, name="mlp_forecaster"):
     """MLP forecaster: the flattened window through dense layers -> ``[batch, horizon, targets]``."""
@@ -57,7 +57,7 @@ def mlp_forecaster(lookback=96, features=7, horizon=24, targets=None, hidden_uni
     return keras.Model(inputs, forecast_head(x, horizon, targets), name=name)
 
 
-@register(family="forecasting", task="forecasting", input_kind="window")
+@register(task="forecasting", input_kind="window")
 def tcn_forecaster(lookback=96, features=7, horizon=24, targets=None, filters=64, kernel_size=3,
                    dilations=(1, 2, 4, 8, 16), dropout=0.1, name="tcn_forecaster"):
     """Temporal convolutional network: residual blocks of dilated causal Conv1D; last step -> forecast.

@@ -57,7 +57,7 @@ def _check_parts(image_shape, filters, classes, argument):
     return image_shape, filters
 
 
-@register(family="gan", task="generative", input_kind="latent")
+@register(task="generative", input_kind="latent")
 def dcgan_generator(latent_dim=128, output_shape=(28, 28, 1), filters=(128, 64), classes=None,
                     name="generator"):
     """DCGAN generator: ``z [batch, latent_dim]`` (and ``label [batch]``) -> images ``[batch, H, W, C]`` in [-1, 1].
@@ -88,7 +88,7 @@ def dcgan_generator(latent_dim=128, output_shape=(28, 28, 1), filters=(128, 64),
     return keras.Model(inputs if classes is not None else z, images, name=name)
 
 
-@register(family="gan", task="generative", input_kind="image")
+@register(task="generative", input_kind="image")
 def dcgan_discriminator(input_shape=(28, 28, 1), filters=(64, 128), dropout=0.3, classes=None,
                         name="discriminator"):
     """DCGAN discriminator / WGAN critic: images ``[batch, H, W, C]`` (and ``label [batch]``) -> one logit ``[batch, 1]``.
@@ -330,7 +330,7 @@ def _gan(input_shape, latent_dim, generator_filters, discriminator_filters, drop
                gradient_penalty_weight=gradient_penalty_weight, seed=seed, name=name)
 
 
-@register(family="gan", task="generative", input_kind="image")
+@register(task="generative", input_kind="image")
 def dcgan(input_shape=(28, 28, 1), latent_dim=128, generator_filters=(128, 64),
           discriminator_filters=(64, 128), dropout=0.3, classes=None, seed=None, name="dcgan"):
     """DCGAN with the non-saturating loss: ``z [batch, latent_dim]`` -> images ``[batch, *input_shape]``.
@@ -342,7 +342,7 @@ def dcgan(input_shape=(28, 28, 1), latent_dim=128, generator_filters=(128, 64),
                 "non_saturating", 1, 0.0, seed, name)
 
 
-@register(family="gan", task="generative", input_kind="image")
+@register(task="generative", input_kind="image")
 def wgan_gp(input_shape=(28, 28, 1), latent_dim=128, generator_filters=(128, 64),
             discriminator_filters=(64, 128), classes=None, critic_steps=5, gradient_penalty_weight=10.0,
             seed=None, name="wgan_gp"):

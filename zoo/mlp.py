@@ -48,7 +48,7 @@ def _mlp(input_shape, outputs, output_activation, depth, width, activation, init
     return keras.Model(inputs, outputs_tensor, name=name)
 
 
-@register(family="mlp", task="classification", input_kind="vector")
+@register(task="classification", input_kind="vector")
 def mlp(input_shape=(784,), classes=10, depth=2, width=128, activation="relu",
         initializer="he", dropout=0.0, batch_norm=None, l1=0.0, l2=0.0,
         classifier_activation="softmax", name="mlp"):
@@ -62,7 +62,7 @@ def mlp(input_shape=(784,), classes=10, depth=2, width=128, activation="relu",
                 initializer, dropout, batch_norm, l1, l2, name)
 
 
-@register(family="mlp", task="regression", input_kind="vector")
+@register(task="regression", input_kind="vector")
 def mlp_regressor(input_shape=(8,), outputs=1, depth=2, width=64, activation="relu",
                   initializer="he", dropout=0.0, batch_norm=None, l1=0.0, l2=0.0,
                   name="mlp_regressor"):
@@ -72,7 +72,7 @@ def mlp_regressor(input_shape=(8,), outputs=1, depth=2, width=64, activation="re
                 dropout, batch_norm, l1, l2, name)
 
 
-@register(family="mlp", task="sequence_classification", input_kind="vector")
+@register(task="sequence_classification", input_kind="vector")
 def bag_of_ngrams(input_shape=(20_000,), classes=2, depth=0, width=64, dropout=0.0, l2=0.0,
                   classifier_activation="softmax", name="bag_of_ngrams"):
     """Bag-of-n-grams text classifier: n-gram weights ``[batch, vocabulary]`` -> ``[batch, classes]``.

@@ -190,7 +190,7 @@ class Perceptron(keras.Model):
         }
 
 
-@register(family="perceptron", task="classification", input_kind="vector")
+@register(task="classification", input_kind="vector")
 def perceptron(input_shape=(2,), output="sign", learning_rate=1.0, name="perceptron"):
     """Rosenblatt perceptron: ``[batch, features]`` -> ``[batch, 1]`` in {-1, +1} (or {0, 1}).
 

@@ -68,7 +68,7 @@ def _forecaster(cell, lookback, features, horizon, targets, units, bidirectional
     return keras.Model(inputs, forecast_head(x, horizon, targets), name=name)
 
 
-@register(family="recurrent", task="sequence_classification", input_kind="tokens")
+@register(task="sequence_classification", input_kind="tokens")
 def simple_rnn(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=64, bidirectional=False,
                dropout=0.0, classes=2, classifier_activation="softmax", name="simple_rnn"):
     """SimpleRNN (Elman) text classifier: token ids [batch, sequence_length] (0 = padding) -> [batch, classes].
@@ -88,7 +88,7 @@ def simple_rnn(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, u
                        dropout, classes, classifier_activation, name)
 
 
-@register(family="recurrent", task="forecasting", input_kind="window")
+@register(task="forecasting", input_kind="window")
 def simple_rnn_forecaster(lookback=96, features=7, horizon=24, targets=None, units=64, bidirectional=False,
                           dropout=0.0, name="simple_rnn_forecaster"):
     """SimpleRNN (Elman) forecaster: [batch, lookback, features] -> [batch, horizon, targets].
@@ -106,7 +106,7 @@ def simple_rnn_forecaster(lookback=96, features=7, horizon=24, targets=None, uni
     return _forecaster("simple_rnn", lookback, features, horizon, targets, units, bidirectional, dropout, name)
 
 
-@register(family="recurrent", task="sequence_classification", input_kind="tokens")
+@register(task="sequence_classification", input_kind="tokens")
 def lstm(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=64, bidirectional=False,
          dropout=0.0, classes=2, classifier_activation="softmax", name="lstm"):
     """LSTM text classifier: token ids [batch, sequence_length] (0 = padding) -> [batch, classes].
@@ -126,7 +126,7 @@ def lstm(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=6
                        dropout, classes, classifier_activation, name)
 
 
-@register(family="recurrent", task="forecasting", input_kind="window")
+@register(task="forecasting", input_kind="window")
 def lstm_forecaster(lookback=96, features=7, horizon=24, targets=None, units=64, bidirectional=False,
                     dropout=0.0, name="lstm_forecaster"):
     """LSTM forecaster: [batch, lookback, features] -> [batch, horizon, targets].
@@ -144,7 +144,7 @@ def lstm_forecaster(lookback=96, features=7, horizon=24, targets=None, units=64,
     return _forecaster("lstm", lookback, features, horizon, targets, units, bidirectional, dropout, name)
 
 
-@register(family="recurrent", task="sequence_classification", input_kind="tokens")
+@register(task="sequence_classification", input_kind="tokens")
 def gru(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=64, bidirectional=False,
         dropout=0.0, classes=2, classifier_activation="softmax", name="gru"):
     """GRU text classifier: token ids [batch, sequence_length] (0 = padding) -> [batch, classes].
@@ -164,7 +164,7 @@ def gru(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=64
                        dropout, classes, classifier_activation, name)
 
 
-@register(family="recurrent", task="sequence_classification", input_kind="tokens")
+@register(task="sequence_classification", input_kind="tokens")
 def bilstm(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units=64, dropout=0.0,
            classes=2, classifier_activation="softmax", name="bilstm"):
     """Bidirectional LSTM text classifier: token ids [batch, sequence_length] (0 = padding) -> [batch, classes].
@@ -186,7 +186,7 @@ def bilstm(vocabulary_size=20_000, sequence_length=None, embedding_dim=64, units
                        dropout, classes, classifier_activation, name)
 
 
-@register(family="recurrent", task="forecasting", input_kind="window")
+@register(task="forecasting", input_kind="window")
 def gru_forecaster(lookback=96, features=7, horizon=24, targets=None, units=64, bidirectional=False,
                    dropout=0.0, name="gru_forecaster"):
     """GRU forecaster: [batch, lookback, features] -> [batch, horizon, targets].

@@ -79,8 +79,11 @@ _REGISTRY: dict[str, Entry] = {}
 _loaded = False
 
 
-def register(name: str | None = None, *, family: str, task: str, input_kind: str):
-    """Decorator registering a builder under ``name`` (default: the function's name)."""
+def register(name: str | None = None, *, task: str, input_kind: str):
+    """Decorator registering a builder under ``name`` (default: the function's name).
+
+    The builder's family is the module that defines it (``zoo.resnet`` -> ``resnet``), one of ``FAMILIES``.
+    """
     if task not in TASKS:
         raise ValueError(f"task={task!r} is not one of {TASKS}")
     if input_kind not in INPUT_KINDS:
@@ -90,6 +93,10 @@ def register(name: str | None = None, *, family: str, task: str, input_kind: str
         key = name or builder.__name__
         if key in _REGISTRY:
             raise ValueError(f"a builder named {key!r} is already registered")
+        family = builder.__module__.rpartition(".")[2]
+        if family not in FAMILIES:
+            raise ValueError(f"{key} is defined in {builder.__module__}, not in a family module of the zoo "
+                             f"({', '.join(FAMILIES)})")
         _REGISTRY[key] = Entry(key, builder, family, task, input_kind)
         return builder
 

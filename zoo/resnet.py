@@ -92,7 +92,7 @@ def _resnet(block, stage_blocks, use_bias, *, input_shape, classes, include_top,
     return keras.Model(inputs, x, name=name)
 
 
-@register(family="resnet", task="image_classification", input_kind="image")
+@register(task="image_classification", input_kind="image")
 def resnet18(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
              classifier_activation="softmax", small_inputs=False, name="resnet18"):
     """ResNet-18: basic blocks (2, 2, 2, 2); [batch, H, W, C] -> [batch, classes].
@@ -112,7 +112,7 @@ def resnet18(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=
                    classifier_activation=classifier_activation, small_inputs=small_inputs, name=name)
 
 
-@register(family="resnet", task="image_classification", input_kind="image")
+@register(task="image_classification", input_kind="image")
 def resnet34(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
              classifier_activation="softmax", small_inputs=False, name="resnet34"):
     """ResNet-34: basic blocks (3, 4, 6, 3); [batch, H, W, C] -> [batch, classes].
@@ -132,7 +132,7 @@ def resnet34(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=
                    classifier_activation=classifier_activation, small_inputs=small_inputs, name=name)
 
 
-@register(family="resnet", task="image_classification", input_kind="image")
+@register(task="image_classification", input_kind="image")
 def resnet50(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
              classifier_activation="softmax", small_inputs=False, name="resnet50"):
     """ResNet-50: bottlenecks (3, 4, 6, 3); [batch, H, W, C] -> [batch, classes].
@@ -152,7 +152,7 @@ def resnet50(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=
                    classifier_activation=classifier_activation, small_inputs=small_inputs, name=name)
 
 
-@register(family="resnet", task="image_classification", input_kind="image")
+@register(task="image_classification", input_kind="image")
 def resnet101(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
               classifier_activation="softmax", small_inputs=False, name="resnet101"):
     """ResNet-101: bottlenecks (3, 4, 23, 3); [batch, H, W, C] -> [batch, classes].
@@ -172,7 +172,7 @@ def resnet101(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling
                    classifier_activation=classifier_activation, small_inputs=small_inputs, name=name)
 
 
-@register(family="resnet", task="image_classification", input_kind="image")
+@register(task="image_classification", input_kind="image")
 def resnet152(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
               classifier_activation="softmax", small_inputs=False, name="resnet152"):
     """ResNet-152: bottlenecks (3, 8, 36, 3); [batch, H, W, C] -> [batch, classes].

@@ -36,7 +36,7 @@ def _encode(x, embedding_dim, num_heads, ff_dim, num_blocks, dropout, attention_
     return x
 
 
-@register(family="transformer", task="sequence_classification", input_kind="tokens")
+@register(task="sequence_classification", input_kind="tokens")
 def transformer_classifier(vocabulary_size=20_000, sequence_length=200, embedding_dim=64, num_heads=4,
                            ff_dim=128, num_blocks=2, dropout=0.1, classes=2,
                            classifier_activation="softmax", name="transformer_classifier"):
@@ -62,7 +62,7 @@ def transformer_classifier(vocabulary_size=20_000, sequence_length=200, embeddin
     return keras.Model(inputs, outputs, name=name)
 
 
-@register(family="transformer", task="forecasting", input_kind="window")
+@register(task="forecasting", input_kind="window")
 def patch_transformer_forecaster(lookback=96, features=7, horizon=24, targets=None, patch_length=16, embedding_dim=64,
                                  num_heads=4, ff_dim=128, num_blocks=2, dropout=0.1,
                                  channel_independent=False, name="patch_transformer_forecaster"):

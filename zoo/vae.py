@@ -134,7 +134,7 @@ class VAE(CompositeModel):
                 "seed": self.seed}
 
 
-@register(family="vae", task="generative", input_kind="image")
+@register(task="generative", input_kind="image")
 def vae(input_shape=(28, 28, 1), latent_dim=2, filters=(32, 64), hidden_units=(16,), activation="relu",
         output_activation="sigmoid", kl_weight=1.0, seed=None, name="vae"):
     """Variational autoencoder: ``[batch, *input_shape]`` -> ``[batch, *input_shape]`` via a ``latent_dim`` code.
