@@ -331,3 +331,14 @@ def test_a_directory_that_cannot_hold_a_sweep_and_a_bad_yaml_space_are_one_line(
                                   "--directory", tmp_path, capsys=capsys)
     assert_one_line_error(code, err, "--space", "cannot be read (ParserError:", "at line 2, column")
     assert len(err.strip().splitlines()) == 1, err  # YAML's own message ran over several lines, ending in '^'
+
+
+def test_export_best_counts_the_epochs_a_hyperband_winner_was_warm_started_with():
+    """A Hyperband trial warm-started from 4 epochs of an earlier trial, best after 3 more, was retrained for 3."""
+    from tuning.sweep import epochs_to_best
+
+    assert epochs_to_best({"tuner/epochs": 12, "tuner/initial_epoch": 4, "tuner/trial_id": "0007"}, 3) == 7
+    assert epochs_to_best({"tuner/epochs": 12, "tuner/initial_epoch": 4, "tuner/trial_id": "0007"}, 3,
+                          epochs_per_unit=2) == 11
+    assert epochs_to_best({"tuner/epochs": 4, "tuner/initial_epoch": 0, "tuner/bracket": 1}, 3) == 3  # no warm start
+    assert epochs_to_best({"learning_rate": 1e-3}, 5) == 5  # RandomSearch

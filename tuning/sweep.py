@@ -419,7 +419,7 @@ def export_best(tuner, hypermodel: KitHyperModel, directory) -> list[pathlib.Pat
     record = json.loads((pathlib.Path(tuner.get_trial_dir(trial.trial_id)) / "kit.json").read_text())
     hp = trial.hyperparameters
     args = hypermodel.arguments(hp)
-    args.epochs = record["best_epoch"]
+    args.epochs = epochs_to_best(hp.values, record["best_epoch"], getattr(tuner, "epochs_per_unit", 1))
     prepared = hypermodel.prepared
     x_train, y_train = prepared.train
     x_val, y_val = prepared.validation
@@ -437,6 +437,13 @@ def export_best(tuner, hypermodel: KitHyperModel, directory) -> list[pathlib.Pat
                                                        if not isinstance(v, (dict, list))},
                                                     "trial_id": trial.trial_id, "epochs": args.epochs})
     return export(hypermodel.task, model, pooled, args, metrics, keras.config.dtype_policy().name)
+
+
+def epochs_to_best(values: dict, best_epoch: int, epochs_per_unit: int = 1) -> int:
+    """The epochs the best trial's best weights were trained for: its own ``best_epoch``, plus, for a Hyperband
+    trial warm-started from an earlier one's weights, the epochs those had trained (``tuner/initial_epoch``)."""
+    warm_started = values.get("tuner/initial_epoch", 0) * epochs_per_unit if values.get("tuner/trial_id") else 0
+    return int(warm_started + best_epoch)
 
 
 def trials_per_hour(table: pd.DataFrame) -> float | None:
