@@ -173,7 +173,7 @@ def keras_offline():
 
 def test_public_data_offline_says_why_each_source_failed(monkeypatch):
     fake_tfds_load(monkeypatch, on_download=lambda: pytest.fail("downloaded while offline"))
-    monkeypatch.setattr(data, "internet_reachable", lambda: False)
+    monkeypatch.setattr(data.public, "internet_reachable", lambda: False)
     with pytest.raises(data.DataUnavailable) as error:
         data.load_public("MNIST", "mnist", keras_offline)
     message = str(error.value)
@@ -192,7 +192,7 @@ def keras_announcing_a_download(then):
 
 def test_public_data_offline_does_not_announce_a_download(monkeypatch, capsys):
     fake_tfds_load(monkeypatch, on_download=lambda: pytest.fail("downloaded while offline"))
-    monkeypatch.setattr(data, "internet_reachable", lambda: False)
+    monkeypatch.setattr(data.public, "internet_reachable", lambda: False)
     with pytest.raises(data.DataUnavailable) as error:
         data.load_public("MNIST", "mnist", keras_announcing_a_download(keras_offline))
     assert error.value.offline
@@ -207,7 +207,7 @@ def test_public_data_online_shows_the_download_as_it_happens(monkeypatch, capsys
         raise OSError("No space left on device")
 
     fake_tfds_load(monkeypatch, on_download=broken)
-    monkeypatch.setattr(data, "internet_reachable", lambda: True)
+    monkeypatch.setattr(data.public, "internet_reachable", lambda: True)
     with pytest.raises(data.DataUnavailable) as error:
         data.load_public("MNIST", "mnist", keras_announcing_a_download(keras_offline))
     assert not error.value.offline
@@ -219,7 +219,7 @@ def test_public_data_names_a_failed_download(monkeypatch):
         raise OSError("No space left on device")
 
     fake_tfds_load(monkeypatch, on_download=disk_full)
-    monkeypatch.setattr(data, "internet_reachable", lambda: True)
+    monkeypatch.setattr(data.public, "internet_reachable", lambda: True)
     with pytest.raises(data.DataUnavailable, match=r"could not download mnist \(OSError: No space left on device\)"):
         data.load_public("MNIST", "mnist", keras_offline)
 

@@ -33,5 +33,7 @@ def test_kit_layers_name_every_kit_module():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
     layers = next(c for c in config if c["type"] == "layers" and c["containers"] == ["applications.kit"])
     named = {name.strip() for layer in layers["layers"] for name in layer.split("|")}
-    modules = {p.stem for p in pathlib.Path(ROOT / "applications" / "kit").glob("*.py") if p.stem != "__init__"}
+    kit = pathlib.Path(ROOT / "applications" / "kit")
+    modules = {p.stem for p in kit.glob("*.py") if p.stem != "__init__"} | \
+        {p.parent.name for p in kit.glob("*/__init__.py")}  # a package (data/) is one layer
     assert modules == named

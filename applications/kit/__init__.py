@@ -5,7 +5,8 @@
 - ``training``: ``train()`` (any monitor, optional validation, models that compile themselves);
 - ``optimisation``: the course's optimisers, schedules with warm-up, clipping;
 - ``callbacks``: plateau, early stopping, checkpoint, CSV log, exact backup;
-- ``data``: loaders, checks, splits, tf.data pipelines; ``augmentation``;
+- ``data``: a package by concern (files, tables, series, public sets, checks, tf.data pipelines);
+  ``augmentation``;
 - ``reporting``: run folders, metrics JSON, plots; ``export``: versioned SavedModels; ``cli``;
 - ``distribute``: ``--strategy`` (mirrored GPUs, several machines) and the multi-worker training loop.
 
