@@ -112,6 +112,9 @@ def test_windows_follow_the_split_and_the_ett_protocol():
     np.testing.assert_array_equal(x[0, :, 0], np.arange(0, 10))  # the first window needs 10 rows of history
     assert len(make_windows(values, lookback=10, horizon=5, targets=1, start=95, end=100)[0]) == 1
     assert make_windows(values, lookback=10, horizon=5, targets=1, start=96, end=100) is None
+    # The windows are views of the series, not a copy of each window.
+    x, y = make_windows(values, lookback=10, horizon=5, targets=1, start=0, end=100)
+    assert np.shares_memory(x, values) and np.shares_memory(y, values) and not x.flags.writeable
 
 
 def test_csv_columns_categoricals_and_gaps(capsys):
