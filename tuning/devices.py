@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from applications.kit.distribute import configure_gpus  # shared with the applications' --strategy mirrored
+from applications.kit.distribute import configure_gpus, make_strategy  # the applications' own
 
 
 def split_cpu(count: int) -> list:
@@ -27,15 +27,11 @@ def split_cpu(count: int) -> list:
 
 def strategy(cpu_devices: int = 0):
     """``MirroredStrategy`` over several GPUs (or ``cpu_devices`` logical CPUs); else the default strategy."""
-    import tensorflow as tf
-
-    gpus = configure_gpus()
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
+    if len(configure_gpus()) > 1:
+        return make_strategy("mirrored")
     if cpu_devices > 1:
-        devices = split_cpu(cpu_devices)
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
-    return tf.distribute.get_strategy()
+        return make_strategy("mirrored", devices=[d.name for d in split_cpu(cpu_devices)])
+    return make_strategy("default")
 
 
 def describe() -> str:

@@ -76,8 +76,12 @@ def configure_gpus() -> list:
     return gpus
 
 
-def make_strategy(name: str):
-    """The strategy ``--strategy name`` asks for; create it first thing (multi-worker must precede any op)."""
+def make_strategy(name: str, devices: list[str] | None = None):
+    """The strategy ``--strategy name`` asks for; create it first thing (multi-worker must precede any op).
+
+    ``devices``: for ``mirrored``, the devices to mirror over (default: every GPU; a sweep's tests name
+    logical CPU devices). The one place strategies are made: the applications' and the sweeps'.
+    """
     import tensorflow as tf
 
     if name == "default":
@@ -90,7 +94,7 @@ def make_strategy(name: str):
                 raise UsageError(f"TF_CONFIG={os.environ['TF_CONFIG']!r} is not JSON: --strategy mirrored (one "
                                  "machine) needs no TF_CONFIG; unset it") from None
         configure_gpus()
-        return tf.distribute.MirroredStrategy()
+        return tf.distribute.MirroredStrategy(devices)
     cluster()  # a clear error before TensorFlow reads TF_CONFIG
     options = tf.distribute.experimental.CommunicationOptions(
         implementation=tf.distribute.experimental.CommunicationImplementation.AUTO)
