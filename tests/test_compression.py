@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from applications import compression
+from applications.compression import baselines, codefile
 from applications.kit.errors import DataError
 from applications.kit.images import load_embedded
 from conftest import ROOT, assert_one_line_error, run_in_process
@@ -24,12 +25,12 @@ PSNR_FLOOR_DB = 17.0  # the dense autoencoder below reaches ~20 dB on the embedd
 def test_code_file_round_trip_keeps_every_level(bits):
     rng = np.random.default_rng(bits)
     codes = rng.normal(size=(37, 5)).astype("float32")
-    blob = compression.encode_file(codes, bits=bits, image_shape=(8, 8, 1), model="m")
-    decoded, header = compression.decode_file(blob, model="m")
+    blob = codefile.encode_file(codes, bits=bits, image_shape=(8, 8, 1), model="m")
+    decoded, header = codefile.decode_file(blob, model="m")
     assert decoded.shape == codes.shape and decoded.dtype == np.float32
     assert header["bits"] == bits and header["count"] == 37
     # Uniform quantisation: every code within half a step of its level.
-    offset, scale = compression.code_ranges(codes, bits)
+    offset, scale = codefile.code_ranges(codes, bits)
     assert np.all(np.abs(decoded - codes) <= scale / 2 + 1e-6)
     header_bytes = int.from_bytes(blob[4:8], "little")
     assert len(blob) == 8 + header_bytes + 2 * 4 * 5 + -(-37 * 5 * bits // 8)
@@ -37,7 +38,7 @@ def test_code_file_round_trip_keeps_every_level(bits):
 
 def test_pack_unpack_are_inverse():
     levels = np.arange(2 ** 10, dtype=np.uint32)
-    np.testing.assert_array_equal(compression.unpack(compression.pack(levels, 10), len(levels), 10), levels)
+    np.testing.assert_array_equal(codefile.unpack(codefile.pack(levels, 10), len(levels), 10), levels)
 
 
 @pytest.mark.parametrize("mangle, fragment", [
@@ -47,15 +48,15 @@ def test_pack_unpack_are_inverse():
     (lambda blob: blob[:8] + b"]" + blob[9:], "header cannot be read"),
 ])
 def test_damaged_code_files_are_refused(mangle, fragment):
-    blob = compression.encode_file(np.ones((4, 3), "float32"), bits=8, image_shape=(8, 8, 1), model="m")
+    blob = codefile.encode_file(np.ones((4, 3), "float32"), bits=8, image_shape=(8, 8, 1), model="m")
     with pytest.raises(DataError, match=fragment):
-        compression.decode_file(mangle(blob), model="m")
+        codefile.decode_file(mangle(blob), model="m")
 
 
 def test_a_code_file_from_another_model_is_refused():
-    blob = compression.encode_file(np.ones((4, 3), "float32"), bits=8, image_shape=(8, 8, 1), model="m")
+    blob = codefile.encode_file(np.ones((4, 3), "float32"), bits=8, image_shape=(8, 8, 1), model="m")
     with pytest.raises(DataError, match="encoded by another model"):
-        compression.decode_file(blob, model="other")
+        codefile.decode_file(blob, model="other")
 
 
 # ------------------------------------------------------------------ the application
@@ -113,7 +114,7 @@ def test_encode_then_decode_keeps_shape_dtype_and_quality(trained, tmp_path, cap
     assert code == 0, err
     decoded = np.load(tmp_path / "decoded.npz")["x"]
     assert decoded.shape == (50, 8, 8, 1) and decoded.dtype == np.uint8
-    assert compression.psnr(compression.mse(images[..., None], decoded)) > PSNR_FLOOR_DB
+    assert baselines.psnr(baselines.mse(images[..., None], decoded)) > PSNR_FLOOR_DB
     # PNGs too
     code, _, err = run_in_process(compression.main, "decode", tmp_path / "codes.kzc", "--from", run_dir,
                                   "--output", tmp_path / "png", capsys=capsys)
@@ -163,7 +164,7 @@ def test_decode_refuses_codes_of_another_model_and_truncated_files(trained, tmp_
     code, _, err = run_in_process(compression.main, "decode", tmp_path / "short.kzc", "--from", run_dir,
                                   "--output", tmp_path / "x.npz", capsys=capsys)
     assert_one_line_error(code, err, "truncated or corrupt", "re-encode")
-    other = compression.encode_file(np.ones((3, 16), "float32"), bits=8, image_shape=(8, 8, 1), model="0" * 16)
+    other = codefile.encode_file(np.ones((3, 16), "float32"), bits=8, image_shape=(8, 8, 1), model="0" * 16)
     (tmp_path / "other.kzc").write_bytes(other)
     code, _, err = run_in_process(compression.main, "decode", tmp_path / "other.kzc", "--from", run_dir,
                                   "--output", tmp_path / "x.npz", capsys=capsys)
@@ -228,16 +229,16 @@ def test_the_linear_autoencoder_matches_pca():
     x_train, x_test = x[:1400], x[1400:]
     args = compression.argparse.Namespace(model="linear_autoencoder", model_arg=[], latent_dim=8, denoise=0.0,
                                           seed=0)
-    prepared = Prepared(train=(x_train, compression.scaled(x_train)), validation=None, test=x_test, source="",
+    prepared = Prepared(train=(x_train, baselines.scaled(x_train)), validation=None, test=x_test, source="",
                         info={"image_shape": [8, 8, 1]})
     model = compression.Compression().build(args, prepared)
     model.compile(keras.optimizers.Adam(1e-2), "mse", steps_per_execution=11)  # one call per epoch (1,400 images)
-    model.fit(x_train.astype("float32"), compression.scaled(x_train), epochs=150, batch_size=128, verbose=0)
-    ae = compression.mse(x_test, compression.to_uint8(model.predict(x_test.astype("float32"), verbose=0)))
+    model.fit(x_train.astype("float32"), baselines.scaled(x_train), epochs=150, batch_size=128, verbose=0)
+    ae = baselines.mse(x_test, baselines.to_uint8(model.predict(x_test.astype("float32"), verbose=0)))
     from sklearn.decomposition import PCA
 
-    flat = compression.scaled(x_train).reshape(1400, -1)
+    flat = baselines.scaled(x_train).reshape(1400, -1)
     pca = PCA(8).fit(flat)
-    reference = compression.mse(x_test, compression.to_uint8(
-        pca.inverse_transform(pca.transform(compression.scaled(x_test).reshape(len(x_test), -1))).reshape(x_test.shape)))
+    reference = baselines.mse(x_test, baselines.to_uint8(
+        pca.inverse_transform(pca.transform(baselines.scaled(x_test).reshape(len(x_test), -1))).reshape(x_test.shape)))
     assert ae == pytest.approx(reference, rel=0.02)

@@ -23,8 +23,9 @@ def test_kit_contract_names_every_application_module():
     """A new application module must be added to the kit's forbidden list, or the contract would miss it."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
     kit = next(c for c in config if c.get("source_modules") == ["applications.kit"])
-    modules = {f"applications.{p.stem}" for p in pathlib.Path(ROOT / "applications").glob("*.py")
-               if p.stem != "__init__"}
+    folder = pathlib.Path(ROOT / "applications")
+    modules = {f"applications.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__"} | \
+        {f"applications.{p.parent.name}" for p in folder.glob("*/__init__.py") if p.parent.name != "kit"}
     assert modules == set(kit["forbidden_modules"])
 
 

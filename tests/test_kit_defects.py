@@ -1,7 +1,6 @@
 """Issue 30's defects, one test each (each watched failing before its fix)."""
 
 import json
-import os
 
 import numpy as np
 import pandas as pd

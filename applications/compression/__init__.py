@@ -13,16 +13,9 @@ clean image with the mean squared error. Images come from the kit's image
 sources (``--data`` IDX / NPZ / a folder of PNG/JPEG, else MNIST, else the
 embedded digits); the split is random (seed) into train / validation / test.
 
-A code file (``.kzc``, format version 1, little-endian) is
-
-    b"KZC" + one byte format version
-    uint32 length of the header, then the header: UTF-8 JSON with "model" (a hash of the
-        decoder's weights), "bits", "latent_dim", "count" and "image_shape"
-    float32 offset[latent_dim], then float32 scale[latent_dim]
-    the codes: count x latent_dim levels of `bits` bits each, packed big-endian bit by bit,
-        level = round((code - offset) / scale), code ~= offset + scale * level
-
-so an image costs ``latent_dim * bits / 8`` bytes plus its share of the
+The code file's format (``.kzc``) is ``applications.compression.codefile``'s;
+PCA, JPEG and the quality measures are ``applications.compression.baselines``'. An image costs
+``latent_dim * bits / 8`` bytes plus its share of the
 header. ``evaluate`` reports on the same test images, in one run: bytes per
 image, compression ratio, MSE, PSNR and SSIM of the autoencoder's decoded
 codes; of scikit-learn's PCA with as many components, quantised the same way;
@@ -33,18 +26,10 @@ It draws ``reconstructions.png`` and ``rate_distortion.png``.
 
 from __future__ import annotations
 
-if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
-    from zoo.startup import quiet_tensorflow
-
-    quiet_tensorflow()
-
 import argparse
 import hashlib
-import io
-import json
 import math
 import pathlib
-import struct
 import sys
 
 import keras
@@ -52,10 +37,9 @@ import numpy as np
 
 from applications.kit import cli, errors, images, precision, reporting
 from applications.kit.run import Prepared, Serving, Task, build_model, open_run, reload_data, run
-
-MAGIC, FORMAT_VERSION = b"KZC", 1
-JPEG_QUALITIES = (1, 5, 10, 20, 30, 50, 75, 90)
-PCA_COMPONENTS = (4, 8, 16, 32, 64)
+from applications.compression.baselines import (closest_jpeg_quality, jpeg_round_trip, mse, pca_round_trip, psnr,
+                                                rate_distortion, scaled, scores, to_uint8)
+from applications.compression.codefile import code_ranges, decode_file, encode_file
 
 
 def bits(text: str) -> int:
@@ -155,10 +139,6 @@ class Compression(Task):
         ]
 
 
-def scaled(x: np.ndarray) -> np.ndarray:
-    return x.astype("float32") / 255
-
-
 def centring(mean_image, invert=False, name=None):
     """Subtract (or with ``invert`` add back) a fixed mean image: a ``Normalization`` with unit variance."""
     return keras.layers.Normalization(axis=(1, 2, 3), mean=mean_image, variance=np.ones_like(mean_image),
@@ -202,144 +182,12 @@ def decode_images(decoder, codes: np.ndarray) -> np.ndarray:
     return to_uint8(reporting.predict(decoder, codes))
 
 
-def to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(np.asarray(x, "float32") * 255), 0, 255).astype(np.uint8)
-
-
-def code_ranges(codes: np.ndarray, bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Per latent dimension: ``offset`` (the minimum) and ``scale`` (the range / (2**bits - 1))."""
-    offset = codes.min(axis=0).astype("float32")
-    scale = ((codes.max(axis=0) - offset) / (2 ** bits - 1)).astype("float32")
-    return offset, np.where(scale > 0, scale, np.float32(1.0))
-
-
-def quantise(codes, offset, scale, bits) -> np.ndarray:
-    return np.clip(np.round((codes - offset) / scale), 0, 2 ** bits - 1).astype(np.uint32)
-
-
-def dequantise(levels, offset, scale) -> np.ndarray:
-    return (offset + scale * levels.astype("float32")).astype("float32")
-
-
-def pack(levels: np.ndarray, bits: int) -> bytes:
-    """Unsigned levels < 2**bits -> bytes, ``bits`` bits each, most significant bit first."""
-    planes = (levels.reshape(-1, 1) >> np.arange(bits - 1, -1, -1, dtype=np.uint32)) & 1
-    return np.packbits(planes.astype(np.uint8).ravel()).tobytes()
-
-
-def unpack(payload: bytes, count: int, bits: int) -> np.ndarray:
-    planes = np.unpackbits(np.frombuffer(payload, np.uint8))[:count * bits].reshape(count, bits)
-    return (planes.astype(np.uint32) << np.arange(bits - 1, -1, -1, dtype=np.uint32)).sum(axis=1).astype(np.uint32)
-
-
-def encode_file(codes: np.ndarray, *, bits: int, image_shape, model: str) -> bytes:
-    """Float codes ``[N, latent_dim]`` -> the bytes of a ``.kzc`` code file (see the module docstring)."""
-    offset, scale = code_ranges(codes, bits)
-    header = json.dumps({"model": model, "bits": bits, "latent_dim": int(codes.shape[1]), "count": len(codes),
-                         "image_shape": [int(d) for d in image_shape]}, separators=(",", ":")).encode()
-    return (MAGIC + bytes([FORMAT_VERSION]) + struct.pack("<I", len(header)) + header
-            + offset.astype("<f4").tobytes() + scale.astype("<f4").tobytes()
-            + pack(quantise(codes, offset, scale, bits), bits))
-
-
-def decode_file(blob: bytes, *, model: str | None = None, name="the code file") -> tuple[np.ndarray, dict]:
-    """The bytes of a code file -> (float codes ``[N, latent_dim]``, header); checks it whole."""
-    if blob[:3] != MAGIC:
-        raise errors.DataError(f"{name} is not a kerazoo code file (no KZC signature); give a file written by "
-                             "kerazoo-compress encode")
-    if len(blob) < 8 or blob[3] != FORMAT_VERSION:
-        raise errors.DataError(f"{name} has format version {blob[3] if len(blob) > 3 else '?'}; this version reads "
-                             f"{FORMAT_VERSION}: re-encode the images")
-    (length,) = struct.unpack("<I", blob[4:8])
-    try:
-        header = json.loads(blob[8:8 + length])
-        count, latent, depth = int(header["count"]), int(header["latent_dim"]), int(header["bits"])
-    except (ValueError, KeyError, TypeError):
-        raise errors.DataError(f"{name} is corrupt (its header cannot be read); re-encode the images") from None
-    if model is not None and header.get("model") != model:
-        raise errors.DataError(f"{name} was encoded by another model (decoder {header.get('model')}, this one is "
-                             f"{model}); decode it with the model that encoded it")
-    body = blob[8 + length:]
-    expected = 8 * latent + math.ceil(count * latent * depth / 8)
-    if len(body) != expected or not 1 <= depth <= 16:
-        raise errors.DataError(f"{name} is truncated or corrupt: {count} codes of {latent} x {depth} bits need "
-                             f"{expected} bytes after the header, it has {len(body)}; re-encode the images")
-    offset = np.frombuffer(body, "<f4", latent).astype("float32")
-    scale = np.frombuffer(body, "<f4", latent, offset=4 * latent).astype("float32")
-    payload = body[8 * latent:]
-    levels = unpack(payload, count * latent, depth).reshape(count, latent)
-    return dequantise(levels, offset, scale), header
-
-
-# ---------------------------------------------------------------- evaluation
-
-def mse(a, b) -> float:
-    return float(np.mean((scaled(a) - scaled(b)) ** 2))
-
-
-def psnr(error: float) -> float:
-    """Peak signal-to-noise ratio in dB for pixels in [0, 1]."""
-    return float(10 * np.log10(1 / max(error, 1e-12)))
-
-
-def ssim(a, b) -> float:
-    """Mean SSIM of uint8 image pairs (``tf.image.ssim``; the window shrinks to fit small images)."""
-    import tensorflow as tf
-
-    size = min(11, a.shape[1], a.shape[2])
-    size -= 1 - size % 2  # odd
-    return float(tf.reduce_mean(tf.image.ssim(tf.constant(scaled(a)), tf.constant(scaled(b)), max_val=1.0,
-                                              filter_size=size)))
-
-
-def scores(original, decoded, bytes_per_image) -> dict:
-    error = mse(original, decoded)
-    raw = math.prod(original.shape[1:])
-    return {"bytes_per_image": float(bytes_per_image), "compression_ratio": raw / bytes_per_image,
-            "mse": error, "psnr": psnr(error), "ssim": ssim(original, decoded)}
-
 
 def codec_round_trip(encoder, decoder, x, bits) -> tuple[np.ndarray, float]:
     """Encode ``x`` into a code file's bytes and decode them: (uint8 images, bytes per image)."""
     blob = encode_file(encode_floats(encoder, x), bits=bits, image_shape=x.shape[1:], model="evaluation")
     codes, _ = decode_file(blob)
     return decode_images(decoder, codes), len(blob) / len(x)
-
-
-def pca_round_trip(x_train, x, components, bits) -> tuple[np.ndarray, float]:
-    """scikit-learn PCA fitted on ``x_train``, its codes quantised and stored like the autoencoder's."""
-    from sklearn.decomposition import PCA
-
-    flat = lambda images: scaled(images).reshape(len(images), -1)  # noqa: E731
-    pca = PCA(components, random_state=0).fit(flat(x_train))
-    blob = encode_file(pca.transform(flat(x)).astype("float32"), bits=bits, image_shape=x.shape[1:], model="pca")
-    codes, _ = decode_file(blob)
-    return to_uint8(pca.inverse_transform(codes).reshape(x.shape)), len(blob) / len(x)
-
-
-def jpeg_round_trip(x, quality) -> tuple[np.ndarray, float]:
-    """Each image saved as a JPEG file of ``quality`` with Pillow and read back: (images, mean file bytes)."""
-    from PIL import Image
-
-    decoded, sizes = [], []
-    for image in x:
-        buffer = io.BytesIO()
-        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, "JPEG", quality=quality)
-        sizes.append(buffer.tell())
-        buffer.seek(0)
-        decoded.append(np.asarray(Image.open(buffer)).reshape(image.shape))
-    return np.stack(decoded), float(np.mean(sizes))
-
-
-def closest_jpeg_quality(x, target_bytes) -> int:
-    """The JPEG quality (1-95) whose mean file size is closest to ``target_bytes`` (bisection on a sample)."""
-    sample = x[:200]
-    size = lambda q: jpeg_round_trip(sample, q)[1]  # noqa: E731  (grows with quality)
-    low, high = 1, 95
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (middle, high) if size(middle) < target_bytes else (low, middle)
-    return min((low, high), key=lambda q: abs(size(q) - target_bytes))
 
 
 def evaluate_codec(model, x_train, x_test, *, bits, denoise=0.0, seed=0, run_dir=None) -> dict:
@@ -377,15 +225,6 @@ def evaluate_codec(model, x_train, x_test, *, bits, denoise=0.0, seed=0, run_dir
         plot_rate_distortion({"this autoencoder": [(size, results["autoencoder"]["mse"])], **curves},
                              pathlib.Path(run_dir) / "rate_distortion.png")
     return metrics
-
-
-def rate_distortion(x_train, x_test, bits, components=PCA_COMPONENTS, qualities=JPEG_QUALITIES) -> dict:
-    """(bytes per image, MSE) points of PCA at several sizes and JPEG at several qualities."""
-    pixels = math.prod(x_test.shape[1:])
-    pca = [pca_round_trip(x_train, x_test, k, bits) for k in components if k < min(pixels, len(x_train))]
-    jpeg = [jpeg_round_trip(x_test, q) for q in qualities]
-    return {f"PCA ({bits}-bit codes)": [(size, mse(x_test, decoded)) for decoded, size in pca],
-            "JPEG (Pillow)": [(size, mse(x_test, decoded)) for decoded, size in jpeg]}
 
 
 def print_comparison(results, metrics) -> None:
@@ -552,6 +391,3 @@ def main(argv=None) -> int:
 def cli_main():
     sys.exit(cli.run(main, prog="kerazoo-compress"))
 
-
-if __name__ == "__main__":
-    cli_main()
