@@ -31,7 +31,7 @@ def forecast():
 
 def compress():
     quiet_tensorflow()
-    from applications.compression import cli_main
+    from applications.compression.application import cli_main
 
     cli_main()
 

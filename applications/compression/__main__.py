@@ -4,6 +4,6 @@ from zoo.startup import quiet_tensorflow
 
 quiet_tensorflow()
 
-from applications.compression import cli_main  # noqa: E402
+from applications.compression.application import cli_main  # noqa: E402
 
 cli_main()
