@@ -85,10 +85,11 @@ class Digits(ClassificationTask):
         (x_train, y_train), (x_val, y_val), (x_test, y_test) = data.stratified_split(
             x, ids, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction,
             seed=args.seed)
-        print(f"{len(x)} images of {x.shape[1]}x{x.shape[2]}x{x.shape[3]}, {len(labels)} classes; split "
-              f"{len(x_train)} train / {len(x_val)} validation / {len(x_test)} test (stratified, seed {args.seed})")
+        summary = (f"{len(x)} images of {x.shape[1]}x{x.shape[2]}x{x.shape[3]}, {len(labels)} classes; split "
+                   f"{len(x_train)} train / {len(x_val)} validation / {len(x_test)} test "
+                   f"(stratified, seed {args.seed})")
         return Prepared(train=(x_train, y_train), validation=(x_val, y_val), test=(x_test, y_test),
-                        source=dataset.source, pool=(x, ids),
+                        source=dataset.source, pool=(x, ids), notes=[*dataset.notes, summary],
                         info={"labels": labels, "image_shape": list(x.shape[1:]),
                               "split": {"train": len(x_train), "validation": len(x_val), "test": len(x_test)}})
 

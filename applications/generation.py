@@ -112,15 +112,15 @@ class Generation(Task):
             raise errors.DataError(f"{len(x)} images are too few: give at least {args.batch_size + 20} "
                                  "(a batch to train on and 20 held out)")
         test, train = order[:n_test], order[n_test:]
-        print(f"{len(x)} images of {x.shape[1]}x{x.shape[2]}x{x.shape[3]}; {len(train)} train / {len(test)} "
-              f"held out (random, seed {args.seed})")
+        summary = (f"{len(x)} images of {x.shape[1]}x{x.shape[2]}x{x.shape[3]}; {len(train)} train / {len(test)} "
+                   f"held out (random, seed {args.seed})")
         y_train = None if y is None else y[train]
         target = (x[train].astype("float32") / 255) if args.model == "vae" else to_unit_range(x[train])
         return GenerationData(train=(target, y_train if args.conditional else None), validation=None,
                               test=(x[test], None if y is None else y[test]), source=dataset.source,
                               info={"image_shape": list(x.shape[1:]), "labels": labels,
                                     "split": {"train": len(train), "test": len(test)}},
-                              images=(x[train], y_train))
+                              images=(x[train], y_train), notes=[*dataset.notes, summary])
 
     def build(self, args, prepared) -> keras.Model:
         shape = tuple(prepared.info["image_shape"])

@@ -77,9 +77,8 @@ def load_imdb() -> data.Dataset:
 
 def load_data(args) -> data.Dataset:
     if args.data:
-        texts, labels, source = data.load_text_table(args.data, text_column=args.text_column,
-                                                     label_column=args.label_column, sep=args.sep)
-        return data.Dataset(texts, labels, source)
+        return data.load_text_table(args.data, text_column=args.text_column, label_column=args.label_column,
+                                    sep=args.sep)
     try:
         return load_imdb()
     except data.DataUnavailable as err:
@@ -129,9 +128,10 @@ class Sentiment(ClassificationTask):
             texts, ids, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction,
             seed=args.seed)
         counts = dict(zip(names, np.bincount(ids).tolist()))
-        print(f"{len(texts)} texts, classes {counts}; split {len(train[0])} train / {len(validation[0])} "
-              f"validation / {len(test[0])} test (stratified, seed {args.seed})")
+        summary = (f"{len(texts)} texts, classes {counts}; split {len(train[0])} train / {len(validation[0])} "
+                   f"validation / {len(test[0])} test (stratified, seed {args.seed})")
         return Prepared(train=train, validation=validation, test=test, source=dataset.source, pool=(texts, ids),
+                        notes=[*dataset.notes, summary],
                         info={"labels": names, "label_values": values, "class_counts": counts})
 
     def build(self, args, prepared) -> keras.Model:

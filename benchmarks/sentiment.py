@@ -95,8 +95,8 @@ def main(argv=None):
 
     from applications.kit import data
 
-    texts, labels, source = data.load_text_table(args.data)
-    ids, _ = data.encode_labels(labels)
+    table = data.load_text_table(args.data)
+    texts, (ids, _), source = table.x, data.encode_labels(table.y), table.source
     rows = {}
     for name, scores in baselines(texts, ids, args.folds, args.seed).items():
         rows[name] = {"accuracies": scores}

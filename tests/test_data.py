@@ -248,15 +248,17 @@ def test_read_table_names_the_separator_a_one_column_header_holds(tmp_path):
 def test_text_table_drops_unlabelled_rows_and_keeps_integer_labels(tmp_path, capsys):
     path = tmp_path / "reviews.csv"
     path.write_text('review,sentiment\n"great",1\n"awful",0\n"no label",\n"   ",1\n"fine",1\n')
-    texts, labels, _ = data.load_text_table(path)
+    table = data.load_text_table(path)
+    texts, labels = table.x, table.y
     assert list(texts) == ["great", "awful", "fine"]
     assert labels.tolist() == [1, 0, 1] and labels.dtype.kind == "i"  # not 1.0 / 0.0 (read as float with a gap)
     assert data.encode_labels(labels)[1] == ["0", "1"]  # the class names exports and metrics.json record
-    assert "dropped 2 of 5 rows" in capsys.readouterr().out
+    assert table.notes == [f"{path}: dropped 2 of 5 rows (an empty text or no label)"]
+    assert capsys.readouterr().out == ""  # the run prints what loading found, not the loader
     assert data.encode_labels(np.array([0.5, 1.5, 0.5]))[1] == ["0.5", "1.5"]  # not "0" / "1"
     # An "inf" label is not a whole number: it stays a float, and check_labels refuses it.
     path.write_text('review,sentiment\n"great",1\n"awful",0\n"odd",inf\n')
-    labels = data.load_text_table(path)[1]
+    labels = data.load_text_table(path).y
     assert labels.dtype.kind == "f" and np.isinf(labels[2])  # was cast to -9223372036854775808, a class of its own
     with pytest.raises(errors.DataError, match="non-integer values"):
         data.check_labels(labels, min_per_class=1)

@@ -47,7 +47,7 @@ def test_default_data_beats_the_naive_baselines(co2_run):
 def test_export_takes_raw_windows_in_a_fresh_process(co2_run):
     import keras
 
-    import applications.forecasting  # noqa: F401  registers RevIN and the augmentation layers
+    import applications.forecasting.application  # noqa: F401  registers RevIN and the augmentation layers
 
     work, run_dir, _ = co2_run
     export = work / "saved_models" / "forecast" / "1"
@@ -98,7 +98,7 @@ def test_scaler_sees_the_training_rows_only(tmp_path):
 
 
 def test_windows_follow_the_split_and_the_ett_protocol():
-    from applications.kit.data import make_windows
+    from applications.forecasting.series import make_windows
 
     values = np.arange(100, dtype="float32")[:, None].repeat(2, axis=1)
     values[:, 1] += 1000
@@ -118,7 +118,7 @@ def test_windows_follow_the_split_and_the_ett_protocol():
 
 
 def test_csv_columns_categoricals_and_gaps(capsys):
-    from applications.kit.data import series_from_frame
+    from applications.forecasting.series import series_from_frame
 
     frame = pd.DataFrame({
         "date": ["2020-01-03", "2020-01-01", "2020-01-02", "2020-01-04", "2020-01-05", "2020-01-06"],
@@ -131,7 +131,8 @@ def test_csv_columns_categoricals_and_gaps(capsys):
     assert str(series.time[0].date()) == "2020-01-01"  # sorted by the date column
     np.testing.assert_array_equal(series.values[:, 0], [1, 2, 2, 2, 2, 6])  # forward-filled
     np.testing.assert_array_equal(series.values[:, 3], [0, 1, 1, 0, 0, 1])  # wind=N one-hot
-    assert "t: forward-filled 3 missing values" in capsys.readouterr().out  # the run says it changed the data
+    assert series.notes == ["t: forward-filled 3 missing values (gaps of at most --max-gap 3 steps)"]  # the run
+    assert capsys.readouterr().out == ""  # prints what loading changed (Prepared.notes); the loader prints nothing
     leading = series_from_frame(pd.DataFrame({"a": [np.nan, 1.0, 2.0], "b": [1.0, 2.0, 3.0]}), source="t")
     assert len(leading.values) == 2  # the leading row without a value is dropped
 
@@ -139,34 +140,34 @@ def test_csv_columns_categoricals_and_gaps(capsys):
 def test_time_steps_missing_from_a_regular_series_become_gaps(capsys):
     """Rows left out of an hourly series are put back as missing values, so no window spans the hole."""
     from applications.kit.errors import DataError
-    from applications.kit.data import series_from_frame
+    from applications.forecasting.series import series_from_frame
 
     hours = pd.date_range("2020-01-01", periods=10, freq="h")
     frame = pd.DataFrame({"time": hours.astype(str), "a": np.arange(10.0)}).drop(index=[3, 4])
     series = series_from_frame(frame, source="t", max_gap=2)
     np.testing.assert_array_equal(series.values[:, 0], [0, 1, 2, 2, 2, 5, 6, 7, 8, 9])
     assert list(series.time) == list(hours)
-    assert "t: 2 time steps of 01:00:00 are missing (the longest gap: 2 steps after 2020-01-01 02:00:00)" \
-        in capsys.readouterr().out
+    assert "t: 2 time steps of 01:00:00 are missing (the longest gap: 2 steps after 2020-01-01 02:00:00); they " \
+           "are filled as missing values" in series.notes
     with pytest.raises(DataError, match=r"2 missing values in a row from row 3 \(2020-01-01 03:00:00\), more than "
                                         "--max-gap 1"):
         series_from_frame(frame, source="t", max_gap=1)
-    capsys.readouterr()
 
     # A calendar frequency is regular as it is; uneven steps off any grid are kept and reported.
     months = pd.date_range("2020-01-01", periods=24, freq="MS")
-    assert len(series_from_frame(pd.DataFrame({"time": months, "a": np.arange(24.0)}), source="m").values) == 24
+    regular = series_from_frame(pd.DataFrame({"time": months, "a": np.arange(24.0)}), source="m")
+    assert len(regular.values) == 24 and regular.notes == []
+    uneven = series_from_frame(pd.DataFrame({"time": months.delete(5), "a": np.arange(23.0)}), source="m")
+    assert len(uneven.values) == 23
+    assert uneven.notes[0].startswith("m: the time steps are uneven (28 days to 61 days), so rows are taken as "
+                                      "consecutive steps; give --freq")
     assert capsys.readouterr().out == ""
-    uneven = pd.DataFrame({"time": months.delete(5), "a": np.arange(23.0)})
-    assert len(series_from_frame(uneven, source="m").values) == 23
-    assert "the time steps are uneven (28 days to 61 days), so rows are taken as consecutive steps; give --freq" \
-        in capsys.readouterr().out
 
 
 def test_time_column_formats_that_pandas_alone_would_refuse(capsys):
     """Formats varying by row, and local time across a daylight-saving change, are read; ambiguity is an error."""
     from applications.kit.errors import DataError
-    from applications.kit.data import series_from_frame
+    from applications.forecasting.series import series_from_frame
 
     # Midnight written as a bare date, as spreadsheets do: pandas' one inferred format fails on the next row.
     stamps = ["2020-01-01", "2020-01-01 01:00", "2020-01-01 02:00", "2020-01-01 03:00"]
@@ -177,8 +178,8 @@ def test_time_column_formats_that_pandas_alone_would_refuse(capsys):
              "2020-03-29T04:00:00+02:00"]
     series = series_from_frame(pd.DataFrame({"date": local, "a": [1.0, 2.0, 3.0, 5.0]}), source="t")
     assert list(series.time) == list(pd.date_range("2020-03-28 23:00", periods=4, freq="h", tz="UTC"))
-    assert "t: the timestamps in 'date' carry different UTC offsets (a daylight-saving change?); they are read " \
-           "as UTC" in capsys.readouterr().out
+    assert series.notes == ["t: the timestamps in 'date' carry different UTC offsets (a daylight-saving change?); "
+                            "they are read as UTC"]
     # Some with an offset, some without: no instant can be assumed for the others.
     with pytest.raises(DataError, match=r"^--time-column 'date' could not be read as dates \(unconverted data "
                                         r"remains .*\); write them as ISO 8601 \(2020-01-31 13:00\)$"):
@@ -188,11 +189,15 @@ def test_time_column_formats_that_pandas_alone_would_refuse(capsys):
 def test_dayfirst_reads_day_month_year_dates_and_keeps_iso_dates(capsys, recwarn):
     """--dayfirst: 01/02/2020 is 1 February; without it a day-first file gets a hint, not pandas' advice."""
     from applications.kit.errors import DataError
-    from applications.kit.data import series_from_frame
+    from applications.forecasting.series import series_from_frame
+
+    notes = []
 
     def times(stamps, **options):
         frame = pd.DataFrame({"date": stamps, "a": np.arange(float(len(stamps)))})
-        return list(series_from_frame(frame, source="t", **options).time)
+        series = series_from_frame(frame, source="t", **options)
+        notes[:] = series.notes
+        return list(series.time)
 
     monthly = ["01/01/2020", "01/02/2020", "01/03/2020", "01/04/2020"]  # every day <= 12: pandas reads them as days
     assert times(monthly, dayfirst=True) == list(pd.date_range("2020-01-01", periods=4, freq="MS"))
@@ -208,25 +213,26 @@ def test_dayfirst_reads_day_month_year_dates_and_keeps_iso_dates(capsys, recwarn
     assert times(["12/01/2020", "13/01/2020", "14/01/2020"], dayfirst=True) == list(
         pd.date_range("2020-01-12", periods=3, freq="D"))
     # A first date that can only be day first: pandas reads it so and warns "pass dayfirst=True"; we say it once.
-    capsys.readouterr()
     assert times(["13/01/2020", "14/01/2020"]) == list(pd.date_range("2020-01-13", periods=2, freq="D"))
-    assert capsys.readouterr().out == ("t: the dates in 'date' are read as day/month/year, as their first, "
-                                       "'13/01/2020', can only be; pass --dayfirst to say so\n")
+    assert notes == ["t: the dates in 'date' are read as day/month/year, as their first, '13/01/2020', can only "
+                     "be; pass --dayfirst to say so"]
+    assert capsys.readouterr().out == ""
     assert not [w for w in recwarn if "dayfirst" in str(w.message)]
 
 
 def test_freq_puts_a_calendar_series_on_its_grid(capsys):
     """--freq MS: months left out come back as missing values; timestamps off the grid are an error."""
     from applications.kit.errors import DataError
-    from applications.kit.data import series_from_frame
+    from applications.forecasting.series import series_from_frame
 
     months = pd.date_range("2020-01-01", periods=24, freq="MS")
     frame = pd.DataFrame({"time": months.delete([5, 6]), "a": np.arange(22.0)})
     series = series_from_frame(frame, source="m", freq="MS")
     assert list(series.time) == list(months)
     np.testing.assert_array_equal(series.values[:9, 0], [0, 1, 2, 3, 4, 4, 4, 5, 6])
-    assert "m: 2 time steps of --freq MS are missing (the longest gap: 2 steps after 2020-05-01 00:00:00)" \
-        in capsys.readouterr().out
+    assert series.notes == ["m: 2 time steps of --freq MS are missing (the longest gap: 2 steps after 2020-05-01 "
+                            "00:00:00); they are filled as missing values", "m: forward-filled 2 missing values "
+                            "(gaps of at most --max-gap 24 steps)"]
     with pytest.raises(DataError, match=r"22 of the 22 timestamps are not on a --freq ME grid \(the first: 2020-01-01"):
         series_from_frame(frame, source="m", freq="ME")
     with pytest.raises(DataError, match="no two timestamps are one --freq D step apart"):
@@ -235,10 +241,9 @@ def test_freq_puts_a_calendar_series_on_its_grid(capsys):
         series_from_frame(frame.drop(columns="time"), source="m", freq="MS")
     # A column of dates is the time column whatever its name.
     assert list(series_from_frame(frame.rename(columns={"time": "month"}), source="m", freq="MS").time) == list(months)
-    capsys.readouterr()
     # A regular series on its --freq is left as it is, silently.
-    assert len(series_from_frame(pd.DataFrame({"time": months, "a": np.arange(24.0)}), source="m",
-                                 freq="MS").values) == 24
+    regular = series_from_frame(pd.DataFrame({"time": months, "a": np.arange(24.0)}), source="m", freq="MS")
+    assert len(regular.values) == 24 and regular.notes == []
     assert capsys.readouterr().out == ""
 
 
@@ -248,7 +253,7 @@ def test_freq_puts_a_calendar_series_on_its_grid(capsys):
 ])
 def test_repeated_or_empty_timestamps_are_an_error(stamps, message):
     from applications.kit.errors import DataError
-    from applications.kit.data import series_from_frame
+    from applications.forecasting.series import series_from_frame
 
     with pytest.raises(DataError, match=message.replace("(", r"\(")):
         series_from_frame(pd.DataFrame({"time": stamps, "a": [1.0, 2.0, 3.0]}), source="t")
@@ -304,11 +309,15 @@ def test_every_forecaster_trains_on_a_multivariate_csv(model, tmp_path, capsys):
     t = np.arange(300)
     pd.DataFrame({"time": pd.date_range("2024-01-01", periods=300, freq="h"),
                   "y": np.sin(2 * np.pi * t / 12) + 0.1 * rng.normal(size=300),
-                  "z": np.cos(2 * np.pi * t / 12), "x": rng.normal(size=300)}).to_csv(tmp_path / "s.csv", index=False)
+                  "z": np.cos(2 * np.pi * t / 12),
+                  "x": np.where(t == 50, np.nan, rng.normal(size=300))}).to_csv(tmp_path / "s.csv", index=False)
     code, out, err = run_in_process(main, "--data", tmp_path / "s.csv", "--targets", "y,z", "--model", model,
                                     "--lookback", "32", "--horizon", "6", "--epochs", "1", "--augment",
                                     "jitter,masking", "--verbose", "0", "--output", tmp_path, capsys=capsys)
     assert code == 0, err
+    # The run prints what loading did to the data (the loader itself prints nothing).
+    assert f"\n  {tmp_path / 's.csv'}: forward-filled 1 missing values (gaps of at most --max-gap 24 steps)\n" in out
+    assert "\n  300 rows x 3 columns (y, z, x); forecasting y, z; windows " in out
     run_dir = next((tmp_path / "forecast").glob("2*"))
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["columns"] == ["y", "z", "x"] and metrics["targets"] == ["y", "z"]
@@ -382,7 +391,7 @@ def test_bad_input_is_a_one_line_error(content, options, message, tmp_path, caps
 
 @pytest.mark.slow  # the kit's resume is in the quick tier (digits)
 def test_killed_run_resumes_exactly(tmp_path):
-    import applications.forecasting  # noqa: F401  registers the layers the saved models name
+    import applications.forecasting.application  # noqa: F401  registers the layers the saved models name
 
     def command(out):
         return [sys.executable, "-m", "applications.forecasting", "--model", "dlinear", "--revin",

@@ -512,7 +512,7 @@ def test_an_idx_file_is_checked_by_its_header_before_its_body_is_read(tmp_path, 
 
 def test_a_time_column_is_found_by_parsing_not_by_its_name(capsys):
     """'Datum' was taken for a text feature (with a hint to one-hot encode it); 'Month' of 1949-01 too."""
-    from applications.kit.data import series_from_frame
+    from applications.forecasting.series import series_from_frame
 
     frame = pd.DataFrame({"Month": [f"{1949 + m // 12}-{m % 12 + 1:02d}" for m in range(36)],
                           "Passengers": np.arange(36.0) * 3 + 100})
@@ -525,13 +525,14 @@ def test_a_time_column_is_found_by_parsing_not_by_its_name(capsys):
 
 def test_integer_unix_seconds_are_read_as_seconds_and_other_numbers_refused(capsys):
     """pd.to_datetime read Unix seconds as nanoseconds: every row fell on 1 January 1970, silently."""
-    from applications.kit.data import parse_timestamps
+    from applications.forecasting.series import parse_timestamps
     from applications.kit.errors import DataError
 
     seconds = pd.Series(1_577_836_800 + 3600 * np.arange(48))  # 2020-01-01 00:00 UTC, hourly
-    stamps = parse_timestamps(seconds, "time", source="load.csv")
+    notes = []
+    stamps = parse_timestamps(seconds, "time", source="load.csv", notes=notes)
     assert stamps.iloc[0] == pd.Timestamp("2020-01-01") and stamps.iloc[1] - stamps.iloc[0] == pd.Timedelta("1h")
-    assert "'time' read as Unix time in seconds" in capsys.readouterr().out
+    assert notes == ["load.csv: 'time' read as Unix time in seconds (2020-01-01 00:00:00 to 2020-01-02 23:00:00)"]
     millis = parse_timestamps(seconds * 1000, "time", source="load.csv")
     assert millis.iloc[-1] == pd.Timestamp("2020-01-02 23:00")
     with pytest.raises(DataError, match=r"holds numbers \(1 to 48\) that are not Unix time"):

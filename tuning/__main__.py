@@ -216,7 +216,7 @@ def main(argv=None) -> int:
     training.seed_everything(app_args.seed, app_args.deterministic)
     precision.configure_precision(app_args.precision)
     prepared = task.load(app_args)
-    print(f"Data: {prepared.source}; devices: {devices.describe()}, {strategy.num_replicas_in_sync} replica(s)")
+    run.print_data(prepared, f"; devices: {devices.describe()}, {strategy.num_replicas_in_sync} replica(s)")
     if prepared.validation is None:
         raise errors.UsageError(f"{task.name} has no validation split to tune on")
     objective = args.objective or default_objective

@@ -19,9 +19,7 @@ if __name__ == "__main__":
 
     quiet_tensorflow()
 
-import contextlib
 import importlib
-import io
 import json
 import os
 import pathlib
@@ -60,8 +58,7 @@ def main(request_file) -> int:
     args = run.parse_args(task, request["argv"])
     training.seed_everything(args.seed, args.deterministic)
     precision.configure_precision(args.precision)
-    with contextlib.redirect_stdout(io.StringIO()):  # the sweep printed what loading says (sizes, split) once
-        prepared = task.load(args)
+    prepared = task.load(args)  # quietly: the sweep printed what loading found (prepared.notes) once
     hypermodel = sweep.KitHyperModel(task, args, prepared, space, request["objective"], fixed=request["fixed"],
                                      overrides=request["space"])
     hp = kt.HyperParameters.from_config(request["hyperparameters"])

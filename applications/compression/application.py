@@ -82,10 +82,10 @@ class Compression(Task):
         dataset = images.load_images(args.data, args.source, args.resize)
         x = dataset.x
         train, validation, test = random_split(x, args.test_fraction, args.validation_fraction, args.seed)
-        print(f"{len(x)} images of {x.shape[1]}x{x.shape[2]}x{x.shape[3]}; split {len(train)} train / "
-              f"{len(validation)} validation / {len(test)} test (random, seed {args.seed})")
+        summary = (f"{len(x)} images of {x.shape[1]}x{x.shape[2]}x{x.shape[3]}; split {len(train)} train / "
+                   f"{len(validation)} validation / {len(test)} test (random, seed {args.seed})")
         return Prepared(train=(train, scaled(train)), validation=(validation, scaled(validation)), test=test,
-                        source=dataset.source,
+                        source=dataset.source, notes=[*dataset.notes, summary],
                         info={"image_shape": list(x.shape[1:]), "latent_dim": args.latent_dim, "bits": args.bits,
                               "split": {"train": len(train), "validation": len(validation), "test": len(test)}})
 

@@ -172,8 +172,8 @@ def load_images(data=None, source: str = "auto", resize=None, *, need_labels=Fal
         except DataUnavailable as err:
             if source == "mnist":
                 raise errors.UsageError(f"{err}; pass --data with MNIST's IDX files, or --source embedded") from None
-            print(f"{err}: falling back to the embedded digits")
             dataset = load_embedded()
+            dataset.notes.append(f"{err}: falling back to the embedded digits")
     else:
         dataset = load_embedded()
     x = np.asarray(dataset.x)
@@ -194,4 +194,4 @@ def load_images(data=None, source: str = "auto", resize=None, *, need_labels=Fal
         x = resize_images(x, resize)
     if need_labels and dataset.y is None:
         raise errors.DataError(f"{dataset.source} has no labels; put the images in one subfolder per class")
-    return Dataset(x, dataset.y, source, dataset.labels)
+    return Dataset(x, dataset.y, source, dataset.labels, dataset.notes)

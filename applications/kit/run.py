@@ -63,6 +63,8 @@ class Prepared:
     info: dict = field(default_factory=dict)  # recorded in metrics.json and the export metadata
     pool: tuple | None = None         # (x, y): every labelled example in source order, for --cv;
                                       # default: train + validation + test
+    notes: list[str] = field(default_factory=list)  # what loading found and did (sizes, split, rows dropped):
+                                                    # the run prints them; a loader prints nothing
 
 
 @dataclass
@@ -301,6 +303,13 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
     return model, result, metrics
 
 
+def print_data(prepared: Prepared, extra: str = "") -> None:
+    """Where the data came from and what loading found (``Prepared.notes``), as a run prints it."""
+    print(f"Data: {prepared.source}{extra}")
+    for note in prepared.notes:
+        print(f"  {note}")
+
+
 def _fingerprint(prepared: Prepared) -> str:
     x_train, y_train = prepared.train
     return data.fingerprint(x_train, y_train, *(prepared.validation or ()))
@@ -326,7 +335,7 @@ def run(task: Task, argv=None) -> int:
     policy = precision.configure_precision(args.precision)
 
     prepared = task.load(args)
-    print(f"Data: {prepared.source}")
+    print_data(prepared)
     if getattr(args, "cv", None):
         cross_validate(task, args, prepared, optimiser, folds=args.cv, strategy=strategy)
         return 0
@@ -528,6 +537,7 @@ def reload_data(task: Task, metrics: dict, path, arguments=None) -> Prepared:
 
     arguments = arguments if arguments is not None else argparse.Namespace(**metrics["arguments"])
     prepared = task.load(arguments)
+    print_data(prepared)
     recorded = metrics.get("data_fingerprint")
     if recorded is None:
         print(f"{path} records no data fingerprint (an older run): the data cannot be checked against it")

@@ -4,7 +4,8 @@ Loaders raise ``DataError`` (a ``ValueError``) with a message that names the
 problem and the fix, so the command-line tools can print one line and exit 2.
 
 - file formats: IDX (MNIST), NPZ, a ``--data`` path of either; CSV/TSV tables through pandas
-  (``read_table``, ``pick_column``, ``load_text_table``; time series: ``load_series``);
+  (``read_table``, ``pick_column``, ``load_text_table``; forecasting reads its time series with them,
+  ``applications/forecasting/series.py``);
 - public sets: ``load_public`` (tensorflow-datasets, then keras.datasets; ``DataUnavailable`` says why
   neither answered), ``load_tfds`` (probes the cheap way first, so offline runs fall back in seconds);
 - checks: ``check_classification_data``, ``encode_labels`` (any label values -> 0..K-1), ``class_names``,
@@ -20,10 +21,6 @@ from applications.kit.data.files import (  # noqa: F401
 )
 from applications.kit.data.tables import (  # noqa: F401
     load_text_table, pick_column, read_table,
-)
-from applications.kit.data.series import (  # noqa: F401
-    Series, UNIX_UNITS, find_time_column, load_series, make_windows, parse_timestamps, regular_time_steps,
-    series_from_frame, steps_from_start,
 )
 from applications.kit.data.public import (  # noqa: F401
     DataUnavailable, internet_reachable, load_public, load_tfds,

@@ -19,6 +19,7 @@ class Dataset:
     y: np.ndarray
     source: str
     labels: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what loading did (rows dropped...), for the run to print
 
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

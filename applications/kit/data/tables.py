@@ -9,6 +9,7 @@ import pathlib
 import numpy as np
 
 from applications.kit.data.checks import whole_numbers_as_int
+from applications.kit.data.files import Dataset
 from applications.kit.errors import DataError
 
 
@@ -75,12 +76,12 @@ def pick_column(frame, wanted: str | None, option: str, usual=(), path="the file
                     f"{', '.join(columns)}); pass {option}")
 
 
-def load_text_table(path, *, text_column=None, label_column=None, sep=None):
-    """Texts and labels from a CSV/TSV: ``(texts, labels, description)``.
+def load_text_table(path, *, text_column=None, label_column=None, sep=None) -> Dataset:
+    """Texts and labels from a CSV/TSV: a ``Dataset`` (``x`` the texts, ``y`` the label values).
 
     Columns default to the usual names (``text``/``review``/``sentence``, and
     ``label``/``sentiment``/``polarity``/``target``). Rows with no label, and
-    rows whose text is empty, are dropped and counted; labels keep their values
+    rows whose text is empty, are dropped and counted (``notes``); labels keep their values
     (``encode_labels`` maps them to class ids).
     """
     frame = read_table(path, sep)
@@ -94,11 +95,11 @@ def load_text_table(path, *, text_column=None, label_column=None, sep=None):
         raise DataError(f"{path}: every row has an empty {text_column!r} or no {label_column!r}; "
                         "nothing to learn from")
     dropped = len(frame) - int(keep.sum())
-    if dropped:
-        print(f"{path}: dropped {dropped} of {len(frame)} rows (an empty text or no label)")
+    notes = [f"{path}: dropped {dropped} of {len(frame)} rows (an empty text or no label)"] if dropped else []
     values = labels[keep]
     if values.dtype == object or str(values.dtype) == "str":
         values = values.to_numpy(dtype=object)
     else:  # a missing label makes pandas read 0 / 1 as 0.0 / 1.0
         values = whole_numbers_as_int(values.to_numpy())
-    return texts[keep], values, f"{path} ({int(keep.sum())} texts, columns {text_column!r} / {label_column!r})"
+    return Dataset(texts[keep], values, f"{path} ({int(keep.sum())} texts, columns {text_column!r} / {label_column!r})",
+                   notes=notes)

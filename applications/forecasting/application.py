@@ -30,11 +30,6 @@ and MASE (the MAE over the training series' seasonal naive one-step MAE).
 
 from __future__ import annotations
 
-if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras loads it
-    from zoo.startup import quiet_tensorflow
-
-    quiet_tensorflow()
-
 import sys
 
 import keras
@@ -44,6 +39,7 @@ import zoo
 from applications.kit import cli, data, errors, precision, reporting
 from applications.kit.augmentation import TIME_SERIES_AUGMENTATIONS, time_series_augmentation
 from applications.kit.run import Prepared, Serving, Task, build_model, main_for
+from applications.forecasting.series import Series, make_windows, series_from_frame
 from zoo.layers import InstanceRestoration, InstanceStandardization
 
 
@@ -90,20 +86,21 @@ def pandas_frequency(text: str) -> str:
 
 # ------------------------------------------------------------------------ data
 
-def load_co2(max_gap: int, freq: str | None = None) -> data.Series:
+def load_co2(max_gap: int, freq: str | None = None) -> Series:
     """The weekly Mauna Loa CO2 concentration, 1958-2001 (ppm), from statsmodels' datasets (longest gap: 18 weeks)."""
     import statsmodels.api as sm
 
     frame = sm.datasets.co2.load_pandas().data
-    return data.series_from_frame(frame.rename_axis("date").reset_index(), time_column="date",
-                                  source="Mauna Loa weekly CO2, 1958-2001 (statsmodels)", max_gap=max_gap, freq=freq)
+    return series_from_frame(frame.rename_axis("date").reset_index(), time_column="date",
+                             source="Mauna Loa weekly CO2, 1958-2001 (statsmodels)", max_gap=max_gap, freq=freq)
 
 
-def load_series(args) -> data.Series:
+def load_series(args) -> Series:
     if args.data:
-        return data.load_series(args.data, sep=args.sep, time_column=args.time_column, targets=args.targets,
-                                features=args.features, categorical=args.categorical, max_gap=args.max_gap,
-                                freq=args.freq, dayfirst=args.dayfirst)
+        return series_from_frame(data.read_table(args.data, args.sep), source=str(args.data),
+                                 time_column=args.time_column, targets=args.targets, features=args.features,
+                                 categorical=args.categorical, max_gap=args.max_gap, freq=args.freq,
+                                 dayfirst=args.dayfirst)
     return load_co2(args.max_gap, args.freq)
 
 
@@ -238,8 +235,8 @@ class Forecasting(Task):
         windows = {}
         for part, start, end in (("train", 0, train_end), ("validation", train_end, validation_end),
                                  ("test", validation_end, rows)):
-            made = data.make_windows(values, lookback=args.lookback, horizon=args.horizon, targets=targets,
-                                     start=start, end=end)
+            made = make_windows(values, lookback=args.lookback, horizon=args.horizon, targets=targets,
+                                start=start, end=end)
             if made is None:
                 raise errors.DataError(
                     f"the {part} part has {end - start} rows, too few for one window of --lookback "
@@ -252,12 +249,13 @@ class Forecasting(Task):
         lag = season or 1
         scaled = (values[:train_end, :targets] - mean[:targets]) / std[:targets]
         naive_mae = np.abs(scaled[lag:] - scaled[:-lag]).mean(axis=0)
-        print(f"{rows} rows x {len(series.columns)} columns ({', '.join(series.columns[:8])}"
-              f"{', ...' if len(series.columns) > 8 else ''}); forecasting {', '.join(series.targets)}; "
-              f"windows {len(windows['train'][0])} train / {len(windows['validation'][0])} validation / "
-              f"{len(windows['test'][0])} test; season {season or 'none detected'}")
+        summary = (f"{rows} rows x {len(series.columns)} columns ({', '.join(series.columns[:8])}"
+                   f"{', ...' if len(series.columns) > 8 else ''}); forecasting {', '.join(series.targets)}; "
+                   f"windows {len(windows['train'][0])} train / {len(windows['validation'][0])} validation / "
+                   f"{len(windows['test'][0])} test; season {season or 'none detected'}")
         return Prepared(
             train=windows["train"], validation=windows["validation"], test=windows["test"], source=series.source,
+            notes=[*series.notes, summary],
             info={"columns": series.columns, "targets": series.targets, "lookback": args.lookback,
                   "horizon": args.horizon, "mean": mean.tolist(), "std": std.tolist(), "season": season,
                   "naive_mae": naive_mae.tolist(),
@@ -385,6 +383,3 @@ main = main_for(Forecasting())
 def cli_main():
     sys.exit(cli.run(main, prog="kerazoo-forecast"))
 
-
-if __name__ == "__main__":
-    cli_main()

@@ -1,15 +1,18 @@
-"""Time series from tables: a time column found and parsed, a regular grid, gaps filled (``series_from_frame``,
-``load_series``), and forecasting windows (``make_windows``).
+"""Forecasting's data preparation: time series from tables (a time column found and parsed, a regular grid,
+gaps filled: ``series_from_frame``, ``load_series``) and forecasting windows (``make_windows``).
+
+What was done to the data (rows dropped, gaps filled, a time format guessed) is
+returned in ``Series.notes`` for the run to print; nothing here prints.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from applications.kit.data.tables import pick_column, read_table
+from applications.kit.data import pick_column, read_table
 from applications.kit.errors import DataError
 
 
@@ -22,6 +25,7 @@ class Series:
     targets: list[str]
     source: str
     time: object = None  # a pandas index of timestamps, or None (row numbers)
+    notes: list[str] = field(default_factory=list)  # what was done to the data, for the run to print
 
 
 def series_from_frame(frame, *, source: str, time_column=None, targets=None, features=None, categorical=(),
@@ -47,6 +51,7 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
     frame = frame.copy()
     frame.columns = [str(c) for c in frame.columns]
     time = None
+    notes = []
     if time_column is None:
         time_column = next((c for c in frame.columns if c.lower() in ("date", "time", "datetime", "timestamp")),
                            None) or find_time_column(frame)
@@ -54,10 +59,10 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
         raise DataError(f"{source} has no time column for --freq {freq}: name it with --time-column")
     if time_column is not None:
         time_column = pick_column(frame, time_column, "--time-column", path=source)
-        stamps = parse_timestamps(frame[time_column], time_column, source=source, dayfirst=dayfirst)
+        stamps = parse_timestamps(frame[time_column], time_column, source=source, dayfirst=dayfirst, notes=notes)
         frame = frame.assign(**{time_column: stamps}).sort_values(time_column, kind="stable")
         frame, time = regular_time_steps(frame.drop(columns=time_column), pd.DatetimeIndex(frame[time_column]),
-                                         source=source, freq=freq)
+                                         source=source, freq=freq, notes=notes)
     categorical = list(categorical or ())
     for column in categorical:
         pick_column(frame, column, "--categorical", path=source)
@@ -97,7 +102,7 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
         raise DataError(f"{source}: no row has a value in every column; check --features and --targets")
     first = int(complete.argmax())
     if first:
-        print(f"{source}: dropped {first} leading rows with missing values")
+        notes.append(f"{source}: dropped {first} leading rows with missing values")
     table = table.iloc[first:]
     time = time[first:] if time is not None else None
     filled = table.ffill(limit=max_gap)
@@ -118,11 +123,11 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
         raise DataError(f"{source} has {len(filled)} usable rows; a forecaster needs a series")
     missing = int(table.isna().to_numpy().sum())
     if missing:
-        print(f"{source}: forward-filled {missing} missing values (gaps of at most --max-gap {max_gap} steps)")
+        notes.append(f"{source}: forward-filled {missing} missing values (gaps of at most --max-gap {max_gap} steps)")
     values = filled.to_numpy(dtype="float32")
     if not np.isfinite(values).all():
         raise DataError(f"{source} has infinite values; clean them first")
-    return Series(values, [str(c) for c in filled.columns], targets, source, time)
+    return Series(values, [str(c) for c in filled.columns], targets, source, time, notes)
 
 
 def find_time_column(frame) -> str | None:
@@ -153,7 +158,7 @@ def find_time_column(frame) -> str | None:
 UNIX_UNITS = (("s", 1e8, 1e10), ("ms", 1e11, 1e13))  # 1973 to 2286 in seconds, and in milliseconds
 
 
-def parse_timestamps(values, column: str, *, source: str, dayfirst: bool = False):
+def parse_timestamps(values, column: str, *, source: str, dayfirst: bool = False, notes: list | None = None):
     """A time column as timestamps (pandas), or a one-line error naming the column.
 
     pandas infers one format from the first rows; formats that vary from row
@@ -167,6 +172,8 @@ def parse_timestamps(values, column: str, *, source: str, dayfirst: bool = False
     """
     import pandas as pd
 
+    notes = [] if notes is None else notes  # what was read, appended for the run to print
+
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         # pandas reads numbers as nanoseconds since 1970: Unix seconds would all fall in January 1970
         low, high = float(values.min()), float(values.max())
@@ -175,8 +182,8 @@ def parse_timestamps(values, column: str, *, source: str, dayfirst: bool = False
             raise DataError(f"--time-column {column!r} holds numbers ({low:g} to {high:g}) that are not Unix time "
                             "in seconds or milliseconds; write the times as ISO 8601 (2020-01-31 13:00)")
         stamps = pd.to_datetime(values, unit=unit)
-        print(f"{source}: {column!r} read as Unix time in {'seconds' if unit == 's' else 'milliseconds'} "
-              f"({stamps.min()} to {stamps.max()})")
+        notes.append(f"{source}: {column!r} read as Unix time in {'seconds' if unit == 's' else 'milliseconds'} "
+                     f"({stamps.min()} to {stamps.max()})")
         return stamps
 
     def attempts():  # pandas' own inference first; the offset check only reads the text if that fails
@@ -202,13 +209,13 @@ def parse_timestamps(values, column: str, *, source: str, dayfirst: bool = False
             continue
         for warning in caught:
             if "when dayfirst=False" in str(warning.message):  # its advice is for Python callers: say it our way
-                print(f"{source}: the dates in {column!r} are read as day/month/year, as their first, "
-                      f"{values.iloc[0]!r}, can only be; pass --dayfirst to say so")
+                notes.append(f"{source}: the dates in {column!r} are read as day/month/year, as their first, "
+                             f"{values.iloc[0]!r}, can only be; pass --dayfirst to say so")
             else:
                 warnings.warn(warning.message, warning.category, stacklevel=2)
         if options.get("utc"):
-            print(f"{source}: the timestamps in {column!r} carry different UTC offsets (a daylight-saving change?); "
-                  "they are read as UTC")
+            notes.append(f"{source}: the timestamps in {column!r} carry different UTC offsets "
+                         "(a daylight-saving change?); they are read as UTC")
         return stamps
     first_guess = errors[1 if dayfirst and len(errors) > 1 else 0]  # with dayfirst, the ISO 8601 try comes first
     reason = str(first_guess).splitlines()[0].split(". You might want to try")[0]
@@ -226,7 +233,7 @@ def steps_from_start(time, step):
     return np.asarray(elapsed // step), np.asarray(elapsed % step == pd.Timedelta(0))
 
 
-def regular_time_steps(frame, time, *, source: str, freq: str | None = None):
+def regular_time_steps(frame, time, *, source: str, freq: str | None = None, notes: list | None = None):
     """``frame`` and ``time`` with the time steps missing from a regular series put back as empty rows.
 
     Forecasting windows take consecutive rows as consecutive time steps, so
@@ -244,6 +251,8 @@ def regular_time_steps(frame, time, *, source: str, freq: str | None = None):
     in one file.
     """
     import pandas as pd
+
+    notes = [] if notes is None else notes  # what was read, appended for the run to print
 
     frame = frame.reset_index(drop=True)
     if time.hasnans:
@@ -288,9 +297,9 @@ def regular_time_steps(frame, time, *, source: str, freq: str | None = None):
 
         position, on_grid = steps_from_start(time, commonest)
         if not on_grid.all():
-            print(f"{source}: the time steps are uneven ({span(steps.min())} to {span(steps.max())}), so rows "
-                  "are taken as consecutive steps; give --freq (a pandas frequency such as MS, month starts) "
-                  "if they follow a calendar")
+            notes.append(f"{source}: the time steps are uneven ({span(steps.min())} to {span(steps.max())}), so rows "
+                         "are taken as consecutive steps; give --freq (a pandas frequency such as MS, month starts) "
+                         "if they follow a calendar")
             return frame, time
         apart = np.diff(position)
         grid_step, step = commonest, span(commonest)
@@ -298,8 +307,8 @@ def regular_time_steps(frame, time, *, source: str, freq: str | None = None):
         return frame, time
     grid = pd.date_range(time[0], periods=position[-1] + 1, freq=grid_step)
     widest = int(np.argmax(apart))
-    print(f"{source}: {grid.size - len(time)} time steps of {step} are missing (the longest gap: "
-          f"{apart[widest] - 1} steps after {time[widest]}); they are filled as missing values")
+    notes.append(f"{source}: {grid.size - len(time)} time steps of {step} are missing (the longest gap: "
+                 f"{apart[widest] - 1} steps after {time[widest]}); they are filled as missing values")
     return frame.set_axis(time).reindex(grid).reset_index(drop=True), grid
 
 
