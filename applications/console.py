@@ -24,7 +24,7 @@ def sentiment():
 
 def forecast():
     quiet_tensorflow()
-    from applications.forecasting import cli_main
+    from applications.forecasting.application import cli_main
 
     cli_main()
 
@@ -38,7 +38,7 @@ def compress():
 
 def generate():
     quiet_tensorflow()
-    from applications.generation import cli_main
+    from applications.generation.application import cli_main
 
     cli_main()
 

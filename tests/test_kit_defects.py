@@ -257,7 +257,8 @@ def test_the_quality_classifier_is_trained_by_the_kit_into_a_cache_two_runs_can_
     under each other. Now: the kit's train(), a staging folder renamed into place, no other application."""
     import keras
 
-    from applications import digits, generation
+    from applications import digits
+    from applications.generation import quality
     from applications.kit.images import load_embedded
 
     def no_digits(argv):
@@ -269,15 +270,15 @@ def test_the_quality_classifier_is_trained_by_the_kit_into_a_cache_two_runs_can_
                               "info": {"labels": [str(d) for d in range(10)]}})()
     args = type("A", (), {"classifier_epochs": 2, "seed": 0})()
     keras.mixed_precision.set_global_policy("float32")
-    classifier = generation.quality_classifier(args, prepared, tmp_path / "run")
+    classifier = quality.quality_classifier(args, prepared, tmp_path / "run")
     assert keras.config.dtype_policy().name == "float32"
     (folder,) = (tmp_path / "classifiers").iterdir()
     assert {"metrics.json", "model.keras", "history.csv"} <= {p.name for p in folder.iterdir()}
     assert classifier.features(embedded.x[:5, ..., None]).shape[0] == 5
     # A second run that finds another's classifier already in place keeps it and leaves no staging folder.
-    generation._CLASSIFIERS.clear()
+    quality._CLASSIFIERS.clear()
     before = (folder / "model.keras").stat().st_mtime_ns
-    generation.train_quality_classifier(*prepared.images, 10, folder, args)
+    quality.train_quality_classifier(*prepared.images, 10, folder, args)
     assert (folder / "model.keras").stat().st_mtime_ns == before
     assert [p.name for p in (tmp_path / "classifiers").iterdir()] == [folder.name]
 
