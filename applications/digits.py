@@ -62,9 +62,10 @@ class Digits(ClassificationTask):
         images.add_image_options(parser, resize_help=(
             "resize the images inside the model (e.g. 32 for a ResNet's full stem); a folder of image "
             "files is resized as it is read"))
-        parser.add_argument("--test-fraction", type=cli.fraction, default=0.2)
+        parser.add_argument("--test-fraction", type=cli.fraction, default=0.2,
+                            help="with a random split (a source without its own test part, or --split random)")
         parser.add_argument("--validation-fraction", type=cli.fraction, default=0.1,
-                            help="taken from what remains after the test part")
+                            help="taken from the training part (what remains after the test part)")
         parser.add_argument("--augment", type=float, default=0.0,
                             help="augmentation strength: rotation as a fraction of a turn; shifts and "
                                  "zooms twice that; 0 (default) turns it off: on the 8x8 digits 0.05 cost "
@@ -76,22 +77,33 @@ class Digits(ClassificationTask):
 
     def load(self, args) -> Prepared:
         dataset = images.load_images(args.data, args.source, args.resize, need_labels=True,
-                                     resize_arrays=False)
+                                     resize_arrays=False, split=args.split)
         x, y = dataset.x, np.asarray(dataset.y)
+        official = dataset.test is not None  # the source's own test part; validation from its training part
+        if official:
+            x, y = np.concatenate([x, dataset.test[0]]), np.concatenate([y, np.asarray(dataset.test[1])])
         data.check_classification_data(x, y, min_per_class=3)
-        data.check_split(y, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction)
         ids, values = data.encode_labels(y)
         labels = data.class_names(values, dataset.labels)
-        (x_train, y_train), (x_val, y_val), (x_test, y_test) = data.stratified_split(
-            x, ids, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction,
-            seed=args.seed)
+        if official:
+            held = len(dataset.test[0])
+            (x_train, y_train), (x_val, y_val) = data.validation_split(
+                x[:-held], ids[:-held], validation_fraction=args.validation_fraction, seed=args.seed)
+            x_test, y_test = x[-held:], ids[-held:]
+        else:
+            data.check_split(y, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction)
+            (x_train, y_train), (x_val, y_val), (x_test, y_test) = data.stratified_split(
+                x, ids, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction,
+                seed=args.seed)
+        kind = "official" if official else "random"
         summary = (f"{len(x)} images of {x.shape[1]}x{x.shape[2]}x{x.shape[3]}, {len(labels)} classes; split "
                    f"{len(x_train)} train / {len(x_val)} validation / {len(x_test)} test "
-                   f"(stratified, seed {args.seed})")
+                   f"({kind}{', validation stratified' if official else ', stratified'}, seed {args.seed})")
         return Prepared(train=(x_train, y_train), validation=(x_val, y_val), test=(x_test, y_test),
                         source=dataset.source, pool=(x, ids), notes=[*dataset.notes, summary],
                         info={"labels": labels, "image_shape": list(x.shape[1:]),
-                              "split": {"train": len(x_train), "validation": len(x_val), "test": len(x_test)}})
+                              "split": {"kind": kind, "train": len(x_train), "validation": len(x_val),
+                                        "test": len(x_test)}})
 
     def build(self, args, prepared) -> keras.Model:
         """Raw pixels -> [Resizing] -> Rescaling(1/255) -> augmentation (training only) -> zoo classifier."""

@@ -62,28 +62,69 @@ def text_classifiers() -> list[str]:
 # ------------------------------------------------------------------------ data
 
 def load_imdb() -> data.Dataset:
-    """The 50k IMDB reviews from tensorflow-datasets or keras.datasets; ``DataUnavailable`` saying why otherwise."""
+    """IMDB's 25k training and 25k test reviews (``Dataset.test``) from tensorflow-datasets or keras.datasets;
+    ``DataUnavailable`` saying why otherwise."""
     def from_keras():  # token ids back to words
-        (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data()
         index = keras.datasets.imdb.get_word_index()
         words = {i + 3: word for word, i in index.items()}  # 0 pad, 1 start, 2 unknown
-        texts = [" ".join(words.get(i, "") for i in ids[1:]) for ids in (*x_train, *x_test)]
-        return texts, np.concatenate([y_train, y_test])
+        return [([" ".join(words.get(i, "") for i in ids[1:]) for ids in x], y)
+                for x, y in keras.datasets.imdb.load_data()]
 
-    texts, labels, source = data.load_public("IMDB reviews", "imdb_reviews", from_keras)
-    texts = np.array([t.decode("utf-8") if isinstance(t, bytes) else t for t in texts], dtype=object)
-    return data.Dataset(texts, labels, source, ["negative", "positive"])
+    def as_text(texts):
+        return np.array([t.decode("utf-8") if isinstance(t, bytes) else t for t in texts], dtype=object)
+
+    (x_train, y_train), (x_test, y_test), source = data.load_public_split("IMDB reviews", "imdb_reviews", from_keras)
+    return data.Dataset(as_text(x_train), np.asarray(y_train), source, ["negative", "positive"],
+                        test=(as_text(x_test), np.asarray(y_test)),
+                        notes=[f"official split: {len(x_train):,} train, {len(x_test):,} test reviews"])
+
+
+def train_and_test_files(folder: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    """The training and test tables of a ``--data`` folder: the one CSV/TSV (or .gz) file whose name says
+    ``train`` and the one that says ``test``, as ``../shared/data/imdb`` holds them."""
+    tables = sorted(p for p in folder.iterdir() if p.is_file() and
+                    any(p.name.lower().endswith(s) for s in (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz")))
+    parts = {part: [p for p in tables if part in p.name.lower()] for part in ("train", "test")}
+    if len(parts["train"]) != 1 or len(parts["test"]) != 1:
+        found = ", ".join(p.name for p in tables) or "no CSV or TSV files"
+        raise errors.DataError(f"--data {folder}: a folder needs one table named *train* and one named *test* "
+                               f"(it holds {found}); or give --data FILE [--test-data FILE]")
+    return parts["train"][0], parts["test"][0]
 
 
 def load_data(args) -> data.Dataset:
+    """The texts to learn from: ``--data`` (a table, or a folder of a train and a test table) with
+    ``--test-data``, else IMDB; a test part of their own in ``Dataset.test`` (pooled with ``--split random``)."""
     if args.data:
-        return data.load_text_table(args.data, text_column=args.text_column, label_column=args.label_column,
-                                    sep=args.sep)
-    try:
-        return load_imdb()
-    except data.DataUnavailable as err:
-        raise errors.UsageError(f"no --data given, and {err}; pass --data a CSV/TSV with a text and a label column "
-                             f"(e.g. --data ../shared/data/imdb/imdb_reviews_2499.csv)") from None
+        train_file, test_file = pathlib.Path(args.data), args.test_data
+        if train_file.is_dir():
+            if test_file:
+                raise errors.UsageError(f"--data {train_file} is a folder holding its own test table: "
+                                        "drop --test-data, or give --data the training file")
+            train_file, test_file = train_and_test_files(train_file)
+
+        def table(path):
+            return data.load_text_table(path, text_column=args.text_column, label_column=args.label_column,
+                                        sep=args.sep)
+
+        dataset = table(train_file)
+        if test_file:
+            test = table(test_file)
+            dataset = data.Dataset(dataset.x, dataset.y, f"{dataset.source}; test: {test.source}",
+                                   notes=[*dataset.notes, *test.notes], test=(test.x, test.y))
+    elif args.test_data:
+        raise errors.UsageError("--test-data needs --data, the training table it is the test part of")
+    else:
+        try:
+            dataset = load_imdb()
+        except data.DataUnavailable as err:
+            raise errors.UsageError(f"no --data given, and {err}; pass --data a CSV/TSV with a text and a label "
+                                    "column (e.g. --data ../shared/data/imdb, its official 25k/25k split)") from None
+    if dataset.test is not None and args.split == "random":
+        return data.Dataset(np.concatenate([dataset.x, dataset.test[0]]), np.concatenate([dataset.y, dataset.test[1]]),
+                            dataset.source, dataset.labels, [*dataset.notes, "--split random: train and test texts "
+                                                             "pooled and split at random"])
+    return dataset
 
 
 # ----------------------------------------------------------------------- the task
@@ -102,13 +143,21 @@ class Sentiment(ClassificationTask):
         return text_classifiers()
 
     def add_arguments(self, parser):
-        parser.add_argument("--data", help="a CSV or TSV file with a text and a label column")
+        parser.add_argument("--data", help="a CSV or TSV file (or .csv.gz) with a text and a label column, or a "
+                                           "folder holding a table named *train* and one named *test*")
+        parser.add_argument("--test-data", help="the test part of --data, a table of the same columns (default: "
+                                                "--test-fraction of --data, at random)")
+        parser.add_argument("--split", choices=data.SPLITS, default="official",
+                            help="'official' (default): the test table (--test-data, a folder's *test* table, "
+                                 "IMDB's 25k test reviews) is the test part, validation comes from the training "
+                                 "part; 'random': every text pooled and split at random")
         parser.add_argument("--text-column", help="default: the first of text, review, sentence")
         parser.add_argument("--label-column", help="default: the first of label, sentiment, polarity, target")
         parser.add_argument("--sep", help="column separator, '\\t' for a tab (default: tab for .tsv/.tab, else comma)")
-        parser.add_argument("--test-fraction", type=cli.fraction, default=0.2)
+        parser.add_argument("--test-fraction", type=cli.fraction, default=0.2,
+                            help="with no test table of its own (or --split random)")
         parser.add_argument("--validation-fraction", type=cli.fraction, default=0.1,
-                            help="taken from what remains after the test part")
+                            help="taken from the training part (what remains after the test part)")
         parser.add_argument("--max-tokens", type=cli.positive_int, default=20_000,
                             help="vocabulary size: the most frequent tokens (n-grams for the bag model) "
                                  "of the training texts (default: 20000)")
@@ -120,19 +169,33 @@ class Sentiment(ClassificationTask):
     def load(self, args) -> Prepared:
         dataset = load_data(args)
         texts, labels = np.asarray(dataset.x, dtype=object), np.asarray(dataset.y)
+        official = dataset.test is not None
+        if official:  # encoded together, so a label value is the same class id in both parts
+            held = len(dataset.test[0])
+            texts = np.concatenate([texts, np.asarray(dataset.test[0], dtype=object)])
+            labels = np.concatenate([labels, np.asarray(dataset.test[1])])
         data.check_labels(labels, min_per_class=3)
-        data.check_split(labels, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction)
         ids, values = data.encode_labels(labels)
         names = data.class_names(values, dataset.labels)
-        train, validation, test = data.stratified_split(
-            texts, ids, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction,
-            seed=args.seed)
+        if official:
+            train, validation = data.validation_split(texts[:-held], ids[:-held],
+                                                      validation_fraction=args.validation_fraction, seed=args.seed)
+            test = (texts[-held:], ids[-held:])
+        else:
+            data.check_split(labels, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction)
+            train, validation, test = data.stratified_split(
+                texts, ids, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction,
+                seed=args.seed)
+        kind = "official" if official else "random"
         counts = dict(zip(names, np.bincount(ids).tolist()))
         summary = (f"{len(texts)} texts, classes {counts}; split {len(train[0])} train / {len(validation[0])} "
-                   f"validation / {len(test[0])} test (stratified, seed {args.seed})")
+                   f"validation / {len(test[0])} test ({kind}, {'validation ' if official else ''}stratified, "
+                   f"seed {args.seed})")
         return Prepared(train=train, validation=validation, test=test, source=dataset.source, pool=(texts, ids),
                         notes=[*dataset.notes, summary],
-                        info={"labels": names, "label_values": values, "class_counts": counts})
+                        info={"labels": names, "label_values": values, "class_counts": counts,
+                              "split": {"kind": kind, "train": len(train[0]), "validation": len(validation[0]),
+                                        "test": len(test[0])}})
 
     def build(self, args, prepared) -> keras.Model:
         """Strings -> TextVectorization (adapted on the training texts) -> zoo classifier."""

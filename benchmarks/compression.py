@@ -85,7 +85,7 @@ def main(argv=None):
 
         # PCA and JPEG curves on the same test images (the application's split, seed 42).
         dataset = images.load_images(args.data)
-        train, _, test = compression.random_split(dataset.x, 0.2, 0.1, 42)
+        train, _, test = compression.split_images(dataset, 0.2, 0.1, 42)
         curves = baselines.rate_distortion(train, test, 8, components=(4, 8, 16, 32, 64, 128))
         jpeg5, jpeg5_bytes = baselines.jpeg_round_trip(test, 5)
     jpeg5_mse = baselines.mse(test, jpeg5)

@@ -20,7 +20,8 @@ def test_idx_round_trip(tmp_path):
     labels = np.array([3, 7], dtype=np.uint8)
     write_idx(tmp_path / "a-images-idx3-ubyte.gz", images)
     write_idx(tmp_path / "a-labels-idx1-ubyte.gz", labels)
-    x, y, source = data.load_path(tmp_path)
+    dataset = data.load_path(tmp_path)
+    x, y, source = dataset.x, dataset.y, dataset.source
     np.testing.assert_array_equal(x, images)
     np.testing.assert_array_equal(y, labels)
     assert str(tmp_path) in source

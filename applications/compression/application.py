@@ -79,15 +79,17 @@ class Compression(Task):
             raise errors.UsageError(f"--denoise must be in [0, 1) (pixels are scaled to [0, 1]), got {args.denoise}")
 
     def load(self, args) -> Prepared:
-        dataset = images.load_images(args.data, args.source, args.resize)
-        x = dataset.x
-        train, validation, test = random_split(x, args.test_fraction, args.validation_fraction, args.seed)
-        summary = (f"{len(x)} images of {x.shape[1]}x{x.shape[2]}x{x.shape[3]}; split {len(train)} train / "
-                   f"{len(validation)} validation / {len(test)} test (random, seed {args.seed})")
+        dataset = images.load_images(args.data, args.source, args.resize, split=args.split)
+        train, validation, test = split_images(dataset, args.test_fraction, args.validation_fraction, args.seed)
+        kind = "official" if dataset.test is not None else "random"
+        summary = (f"{len(train) + len(validation) + len(test)} images of {'x'.join(map(str, train.shape[1:]))}; "
+                   f"split {len(train)} train / {len(validation)} validation / {len(test)} test ({kind}, "
+                   f"seed {args.seed})")
         return Prepared(train=(train, scaled(train)), validation=(validation, scaled(validation)), test=test,
                         source=dataset.source, notes=[*dataset.notes, summary],
-                        info={"image_shape": list(x.shape[1:]), "latent_dim": args.latent_dim, "bits": args.bits,
-                              "split": {"train": len(train), "validation": len(validation), "test": len(test)}})
+                        info={"image_shape": list(train.shape[1:]), "latent_dim": args.latent_dim, "bits": args.bits,
+                              "split": {"kind": kind, "train": len(train), "validation": len(validation),
+                                        "test": len(test)}})
 
     def loss(self, args):
         return "mse"
@@ -143,6 +145,15 @@ def centring(mean_image, invert=False, name=None):
     """Subtract (or with ``invert`` add back) a fixed mean image: a ``Normalization`` with unit variance."""
     return keras.layers.Normalization(axis=(1, 2, 3), mean=mean_image, variance=np.ones_like(mean_image),
                                       invert=invert, name=name, dtype=precision.RAW_INPUT_DTYPE)
+
+
+def split_images(dataset, test_fraction, validation_fraction, seed):
+    """Train, validation and test images: the source's own test part when it has one (``dataset.test``, with
+    validation from its training part), else a seeded random split of every image."""
+    if dataset.test is not None:
+        train, validation, _ = random_split(dataset.x, 0.0, validation_fraction, seed)
+        return train, validation, dataset.test[0]
+    return random_split(dataset.x, test_fraction, validation_fraction, seed)
 
 
 def random_split(x, test_fraction, validation_fraction, seed):
@@ -294,7 +305,8 @@ def load_run(path) -> tuple[keras.Model, dict]:
 def read_images(path, image_shape) -> np.ndarray:
     """Images to encode from ``path`` (any kit image source), at the model's image size, and its channels."""
     size = tuple(image_shape[:2])
-    x = images.load_images(path, resize=size, resize_arrays=False).x  # (image files are resized as read)
+    # every image given is encoded (split="random" pools a train and a test part); files are resized as read
+    x = images.load_images(path, resize=size, resize_arrays=False, split="random").x
     if x.shape[1:3] != size:
         print(f"Resizing the images from {x.shape[1]}x{x.shape[2]} to the model's {size[0]}x{size[1]}")
         x = images.resize_images(x, size)

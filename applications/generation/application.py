@@ -91,26 +91,34 @@ class Generation(Task):
         self.monitor, self.patience = ("g_loss", None) if gan else (None, 15)
 
     def load(self, args) -> GenerationData:
-        dataset = images.load_images(args.data, args.source, args.resize, need_labels=args.conditional)
+        dataset = images.load_images(args.data, args.source, args.resize, need_labels=args.conditional,
+                                     split=args.split)
         x, y = dataset.x, dataset.y
         labels = dataset.labels
+        if dataset.test is not None:  # the source's own test part is held out; the rest trains
+            x = np.concatenate([x, dataset.test[0]])
+            y = None if y is None else np.concatenate([y, dataset.test[1]])
         if y is not None:
             y, values = data.encode_labels(np.asarray(y))
             labels = data.class_names(values, labels)
-        order = np.random.default_rng(args.seed).permutation(len(x))
-        n_test = int(round(args.test_fraction * len(x)))
-        if len(x) - n_test < args.batch_size or n_test < 20:
+        if dataset.test is not None:
+            kind, held = "official", len(dataset.test[0])
+            train, test = np.arange(len(x) - held), np.arange(len(x) - held, len(x))
+        else:
+            kind, order = "random", np.random.default_rng(args.seed).permutation(len(x))
+            n_test = int(round(args.test_fraction * len(x)))
+            test, train = order[:n_test], order[n_test:]
+        if len(train) < args.batch_size or len(test) < 20:
             raise errors.DataError(f"{len(x)} images are too few: give at least {args.batch_size + 20} "
-                                 "(a batch to train on and 20 held out)")
-        test, train = order[:n_test], order[n_test:]
+                                   "(a batch to train on and 20 held out)")
         summary = (f"{len(x)} images of {x.shape[1]}x{x.shape[2]}x{x.shape[3]}; {len(train)} train / {len(test)} "
-                   f"held out (random, seed {args.seed})")
+                   f"held out ({kind}, seed {args.seed})")
         y_train = None if y is None else y[train]
         target = (x[train].astype("float32") / 255) if args.model == "vae" else to_unit_range(x[train])
         return GenerationData(train=(target, y_train if args.conditional else None), validation=None,
                               test=(x[test], None if y is None else y[test]), source=dataset.source,
                               info={"image_shape": list(x.shape[1:]), "labels": labels,
-                                    "split": {"train": len(train), "test": len(test)}},
+                                    "split": {"kind": kind, "train": len(train), "test": len(test)}},
                               images=(x[train], y_train), notes=[*dataset.notes, summary])
 
     def build(self, args, prepared) -> keras.Model:

@@ -23,7 +23,7 @@ import pathlib
 import numpy as np
 
 from applications.kit import cli, errors
-from applications.kit.data import Dataset, DataUnavailable, as_images, load_path, load_public
+from applications.kit.data import SPLITS, Dataset, DataUnavailable, as_images, load_path, load_public_split
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -38,18 +38,27 @@ def add_image_options(parser, *, resize_help: str) -> None:
                         help="without --data: 'mnist' (tensorflow-datasets, then keras.datasets), 'embedded' "
                              "(scikit-learn's 8x8 digits), or 'auto' (mnist, falling back to embedded)")
     parser.add_argument("--resize", type=cli.image_size, metavar="H[xW]", help=resize_help)
+    parser.add_argument("--split", choices=SPLITS, default="official",
+                        help="'official' (default): a source's own test part where it has one (MNIST's t10k-* "
+                             "files beside its train-* files, an NPZ's x_test, the public sets' test split), "
+                             "validation taken from its training part; else, and with 'random', every image "
+                             "is pooled and split at random (--test-fraction)")
 
 
-def load_mnist() -> Dataset:
-    """MNIST (70k 28x28) from tensorflow-datasets or keras.datasets; ``DataUnavailable`` saying why otherwise."""
+def load_mnist(split: str = "official") -> Dataset:
+    """MNIST (60k + 10k 28x28) from tensorflow-datasets or keras.datasets; ``DataUnavailable`` saying why otherwise.
+
+    ``split="official"``: the 60k training images, and the 10k test images in ``Dataset.test``; else pooled.
+    """
     def from_keras():
         import keras
 
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-        return np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test])
+        return keras.datasets.mnist.load_data()
 
-    x, y, source = load_public("MNIST", "mnist", from_keras)
-    return Dataset(x, y, source, DIGIT_NAMES)
+    train, test, source = load_public_split("MNIST", "mnist", from_keras)
+    if split == "official":
+        return Dataset(*train, source, DIGIT_NAMES, test=test, notes=["official split: 60,000 train, 10,000 test"])
+    return Dataset(np.concatenate([train[0], test[0]]), np.concatenate([train[1], test[1]]), source, DIGIT_NAMES)
 
 
 def load_embedded() -> Dataset:
@@ -152,23 +161,24 @@ def resize_images(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def load_images(data=None, source: str = "auto", resize=None, *, need_labels=False,
-                resize_arrays=True) -> Dataset:
+                resize_arrays=True, split: str = "official") -> Dataset:
     """Raw ``uint8`` images ``[N, H, W, C]`` from ``--data``, else MNIST, else the embedded digits.
 
     ``resize`` applies to a folder of image files as they are read, and to
     arrays (IDX, NPZ, MNIST, embedded) unless ``resize_arrays=False`` (digits
     resizes inside its model, so its export takes images at their own size).
+    ``split="official"``: a source with its own test part returns it in
+    ``Dataset.test`` (``x``, ``y`` are then its training part).
     """
     if data:
         path = pathlib.Path(data)
         if path.is_dir() and not any(path.glob("*-images-idx3-ubyte*")):
             dataset = load_image_folder(path, resize)
         else:
-            x, y, description = load_path(path, labels_optional=not need_labels)
-            dataset = Dataset(x, y, description)
+            dataset = load_path(path, labels_optional=not need_labels, split=split)
     elif source in ("auto", "mnist"):
         try:
-            dataset = load_mnist()
+            dataset = load_mnist(split)
         except DataUnavailable as err:
             if source == "mnist":
                 raise errors.UsageError(f"{err}; pass --data with MNIST's IDX files, or --source embedded") from None
@@ -176,11 +186,27 @@ def load_images(data=None, source: str = "auto", resize=None, *, need_labels=Fal
             dataset.notes.append(f"{err}: falling back to the embedded digits")
     else:
         dataset = load_embedded()
-    x = np.asarray(dataset.x)
-    source = dataset.source
+    x, description = pixels(dataset.x, resize if resize_arrays else None)
+    test = None
+    if dataset.test is not None:
+        test_x, _ = pixels(dataset.test[0], resize if resize_arrays else None)
+        if test_x.shape[1:] != x.shape[1:]:
+            raise errors.DataError(f"{dataset.source}: the test images are {test_x.shape[1:]}, the training images "
+                                   f"{x.shape[1:]}; give both parts the same size")
+        test = (test_x, dataset.test[1])
+    if need_labels and dataset.y is None:
+        raise errors.DataError(f"{dataset.source} has no labels; put the images in one subfolder per class")
+    return Dataset(x, dataset.y, dataset.source + description, dataset.labels, dataset.notes, test)
+
+
+def pixels(x, resize=None) -> tuple[np.ndarray, str]:
+    """Image arrays as checked ``uint8 [N, H, W, C]`` (resized to ``resize``), and what was done to them, if
+    anything the source should say."""
+    x = np.asarray(x)
+    description = ""
     if x.dtype == bool:  # a thresholded image (x > 127): True is white, not the 1 of 255 it would be
         x = x.astype(np.uint8) * 255
-        source += "; boolean images read as 0 and 255"
+        description = "; boolean images read as 0 and 255"
     x = as_images(x)
     if x.dtype != np.uint8:
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
@@ -188,10 +214,8 @@ def load_images(data=None, source: str = "auto", resize=None, *, need_labels=Fal
             raise errors.DataError(f"images contain NaN or infinite values in {bad} images; clean or drop them first")
         if not np.array_equal(x, np.round(x)):
             raise errors.DataError(f"images have dtype {x.dtype} with fractional values; give whole pixel values "
-                            "0-255 (uint8)")
+                                   "0-255 (uint8)")
         x = x.astype(np.uint8)
-    if resize and resize_arrays:
+    if resize:
         x = resize_images(x, resize)
-    if need_labels and dataset.y is None:
-        raise errors.DataError(f"{dataset.source} has no labels; put the images in one subfolder per class")
-    return Dataset(x, dataset.y, source, dataset.labels, dataset.notes)
+    return x, description

@@ -90,7 +90,8 @@ def class_names(values: list[str], names: list) -> list:
 
 
 def check_split(y: np.ndarray, *, test_fraction: float, validation_fraction: float) -> None:
-    """Each part of a stratified split needs at least one example of every class."""
+    """Each part of a stratified split needs at least one example of every class (``test_fraction`` 0: no
+    test part, the source has its own)."""
     import math
 
     classes = len(np.unique(y))
@@ -99,7 +100,7 @@ def check_split(y: np.ndarray, *, test_fraction: float, validation_fraction: flo
     for option, fraction, count, of in (("--test-fraction", test_fraction, n_test, len(y)),
                                         ("--validation-fraction", validation_fraction, n_validation,
                                          len(y) - n_test)):
-        if count < classes:
+        if count < classes and fraction:  # no test fraction: the source has its own test part
             raise DataError(
                 f"{option} {fraction:g} leaves {count} of {of} examples for {classes} classes; a stratified "
                 f"split needs at least one per class: use {option} {classes / of:.3g} or more")
@@ -122,6 +123,14 @@ def as_images(x: np.ndarray) -> np.ndarray:
     if x.size and (x.min() < 0 or x.max() > 255):
         raise DataError(f"pixel values span [{x.min()}, {x.max()}]; expected [0, 255]")
     return x
+
+
+def validation_split(x, y, *, validation_fraction: float, seed: int):
+    """Train and validation parts of a source's own training part (its test part is its own): stratified."""
+    check_split(y, test_fraction=0.0, validation_fraction=validation_fraction)
+    train, validation, _ = stratified_split(x, y, test_fraction=None, validation_fraction=validation_fraction,
+                                            seed=seed)
+    return train, validation
 
 
 def stratified_split(x, y, *, test_fraction: float, validation_fraction: float, seed: int):

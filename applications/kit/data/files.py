@@ -20,6 +20,11 @@ class Dataset:
     source: str
     labels: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what loading did (rows dropped...), for the run to print
+    test: tuple | None = None  # the source's own test part (x, y), when it has one: then x, y are its
+                               # training part (MNIST's t10k-* files, tensorflow-datasets' "test" split)
+
+
+SPLITS = ("official", "random")  # --split: a source's own train/test parts, or every example pooled
 
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -58,6 +63,22 @@ def load_idx(path) -> np.ndarray:
 def _idx_size_message(path, dims, expected, actual) -> str:
     return (f"IDX file {path} is corrupt: its header promises shape {dims} ({expected} bytes) but it has "
             f"{actual}{'+' if actual > expected else ''} bytes; re-download it")
+
+
+def idx_train_test(folder) -> tuple[pathlib.Path, pathlib.Path] | None:
+    """The training and test image files of an IDX folder laid out as MNIST's downloads are, or None.
+
+    MNIST, Fashion-MNIST and KMNIST name them ``train-images-idx3-ubyte.gz``
+    and ``t10k-images-idx3-ubyte.gz``; EMNIST ``emnist-<set>-train-images...``
+    and ``emnist-<set>-test-images...``. A folder with exactly one of each is
+    an official split.
+    """
+    image_files = sorted(pathlib.Path(folder).glob("*-images-idx3-ubyte*"))
+    train = [p for p in image_files if "train-images" in p.name]
+    test = [p for p in image_files if "t10k-images" in p.name or "test-images" in p.name]
+    if len(train) == 1 and len(test) == 1 and len(image_files) == 2:
+        return train[0], test[0]
+    return None
 
 
 def load_idx_folder(folder) -> tuple[np.ndarray, np.ndarray]:
@@ -110,21 +131,51 @@ def load_npz(path, x_key="x", y_key="y", labels_optional=False) -> tuple[np.ndar
                         "np.savez(path, x=..., y=...)") from None
 
 
-def load_path(path, labels_optional=False) -> tuple[np.ndarray, np.ndarray | None, str]:
+def load_npz_parts(path) -> tuple[tuple, tuple] | None:
+    """``((x_train, y_train), (x_test, y_test))`` from an NPZ saved as keras.datasets saves ``mnist.npz``;
+    None for an NPZ of other names (``load_npz`` reads it)."""
+    names = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not set(names) <= set(archive.files):
+                return None
+            x_train, y_train, x_test, y_test = (archive[name] for name in names)
+    except Exception:  # not an NPZ of arrays: load_npz says so
+        return None
+    return (x_train, y_train), (x_test, y_test)
+
+
+def load_path(path, labels_optional=False, split: str = "official") -> Dataset:
     """A user-given ``--data`` path: an NPZ file, one IDX image file, or a folder of IDX files.
 
+    With ``split="official"``, a folder holding a ``train-*`` and a ``t10k-*``
+    pair (``idx_train_test``) and an NPZ of ``x_train, y_train, x_test,
+    y_test`` (keras.datasets' ``mnist.npz``) give their own test part in
+    ``Dataset.test``; anything else is pooled, and a folder of IDX files
+    without both pairs says (``notes``) that it will be split at random.
     ``labels_optional``: an NPZ without ``y`` gives ``y=None`` (autoencoders, GANs).
     """
     path = pathlib.Path(path)
     if not path.exists():
         raise DataError(f"--data {path}: no such file or folder; check the path")
     if path.is_dir():
+        pairs = idx_train_test(path)
+        if pairs and split == "official":
+            return Dataset(*load_idx_pair(pairs[0]), f"IDX files in {path}", test=load_idx_pair(pairs[1]),
+                           notes=[f"official split: {pairs[0].name} for training, {pairs[1].name} for testing"])
         x, y = load_idx_folder(path)
-        return x, y, f"IDX files in {path}"
+        why = "--split random" if pairs else "it holds no train-* and t10k-* pair (MNIST's layout)"
+        return Dataset(x, y, f"IDX files in {path}", notes=[f"{path}: {why}, so its images are split at random"])
     if path.suffix == ".npz":
-        x, y = load_npz(path, labels_optional=labels_optional)
-        return x, y, f"NPZ file {path}"
+        parts = load_npz_parts(path)
+        if parts is not None:
+            train, test = parts
+            if split == "official":
+                return Dataset(*train, f"NPZ file {path}", test=test,
+                               notes=["official split: x_train/y_train for training, x_test/y_test for testing"])
+            return Dataset(np.concatenate([train[0], test[0]]), np.concatenate([train[1], test[1]]),
+                           f"NPZ file {path}", notes=[f"{path}: --split random, so its images are split at random"])
+        return Dataset(*load_npz(path, labels_optional=labels_optional), f"NPZ file {path}")
     if "-images-idx" in path.name:
-        x, y = load_idx_pair(path)
-        return x, y, f"IDX file {path}"
+        return Dataset(*load_idx_pair(path), f"IDX file {path}")
     raise DataError(f"--data {path}: unsupported file type; give a folder of IDX files or an .npz with x and y")

@@ -83,9 +83,25 @@ def load_public(name: str, tfds_name: str, keras_load) -> tuple[np.ndarray, np.n
     cache under ``~/.keras/datasets`` and, offline, fails in milliseconds).
     Raises ``DataUnavailable`` with both sources' reasons when neither answers.
     """
+    (x, y), source = _first_source(name, lambda: load_tfds(tfds_name), keras_load)
+    return x, y, source
+
+
+def load_public_split(name: str, tfds_name: str, keras_load) -> tuple[tuple, tuple, str]:
+    """A public data set's own training and test parts: ``(x_train, y_train), (x_test, y_test), source``.
+
+    tensorflow-datasets' ``train`` and ``test`` splits, else ``keras_load()``,
+    which returns them as ``keras.datasets``' ``load_data()`` does.
+    """
+    (train, test), source = _first_source(
+        name, lambda: (load_tfds(tfds_name, "train"), load_tfds(tfds_name, "test")), keras_load)
+    return train, test, source
+
+
+def _first_source(name: str, from_tfds, from_keras):
+    """``from_tfds()``'s answer, else ``from_keras()``'s, with the source's name; ``DataUnavailable`` if neither."""
     try:
-        x, y = load_tfds(tfds_name)
-        return x, y, f"{name} via tensorflow-datasets"
+        return from_tfds(), f"{name} via tensorflow-datasets"
     except DataUnavailable as err:
         reasons, offline = [str(err)], err.offline
     # Offline, keras.datasets prints "Downloading data from https://..." before it fails, which reads as
@@ -93,10 +109,10 @@ def load_public(name: str, tfds_name: str, keras_load) -> tuple[np.ndarray, np.n
     held = io.StringIO()
     try:
         with contextlib.redirect_stdout(held) if offline else contextlib.nullcontext():
-            x, y = keras_load()
+            answer = from_keras()
     except Exception as err:  # keras raises a bare Exception for a failed download
         reasons.append(f"keras.datasets: {err}")
     else:
         sys.stdout.write(held.getvalue())
-        return x, y, f"{name} via keras.datasets"
+        return answer, f"{name} via keras.datasets"
     raise DataUnavailable(f"no copy of {name} is cached or downloadable ({'; '.join(reasons)})", offline=offline)

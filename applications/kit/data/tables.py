@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gzip
 import pathlib
 
 import numpy as np
@@ -14,7 +15,8 @@ from applications.kit.errors import DataError
 
 
 def read_table(path, sep: str | None = None):
-    """A CSV or TSV file as a pandas DataFrame; the separator from the extension unless ``sep`` is given.
+    """A CSV or TSV file (or one gzipped, ``.csv.gz``) as a pandas DataFrame; the separator from the extension
+    unless ``sep`` is given.
 
     A header read as one column that holds another separator (``text;label``)
     is an error naming ``--sep``, not a table of one column.
@@ -26,9 +28,15 @@ def read_table(path, sep: str | None = None):
         raise DataError(f"--data {path} is a folder; give the CSV or TSV file itself")
     if not path.is_file():
         raise DataError(f"--data {path}: no such file")
-    sep = {"\\t": "\t"}.get(sep, sep) or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")  # --sep '\t'
-    with open(path, "rb") as file:
-        start = file.read(1 << 16)
+    gzipped = path.suffix.lower() == ".gz"
+    kind = pathlib.Path(path.stem).suffix.lower() if gzipped else path.suffix.lower()  # reviews.tsv.gz: .tsv
+    sep = {"\\t": "\t"}.get(sep, sep) or ("\t" if kind in (".tsv", ".tab") else ",")  # --sep '\t'
+    try:
+        with (gzip.open if gzipped else open)(path, "rb") as file:
+            start = file.read(1 << 16)
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"{path} could not be read ({err}); give a CSV or TSV file, or one compressed with gzip") \
+            from None
     if b"\0" in start:  # a binary file (or UTF-16): refused in milliseconds, not after pandas read it whole
         raise DataError(f"{path} is not a text table (it holds NUL bytes); give a CSV or TSV file saved as UTF-8")
     try:
