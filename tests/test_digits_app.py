@@ -31,7 +31,7 @@ def test_reaches_accuracy_floor_on_embedded_digits(embedded_run):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["test_accuracy"] >= 0.985
     assert metrics["data_source"].startswith("embedded scikit-learn digits")
-    assert metrics["split"] == {"train": 1293, "validation": 144, "test": 360}
+    assert metrics["split"] == {"kind": "random", "train": 1293, "validation": 144, "test": 360}
     assert np.array(metrics["confusion_matrix"]).sum() == 360
     assert set(metrics["per_class"]) == {str(d) for d in range(10)}
     assert all({"precision", "recall"} <= set(v) for v in metrics["per_class"].values())
