@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test test-slow test-all benchmark benchmark-zoo benchmark-sentiment benchmark-forecasting benchmark-compression \
+.PHONY: run test test-slow test-all benchmark benchmark-zoo benchmark-images benchmark-sentiment benchmark-forecasting benchmark-compression \
         benchmark-generation benchmark-tuning benchmark-serving zoo-table clean
 
 # `make run` installs only what the package needs; `make test` adds the test extra (jax, hypothesis, ...).
@@ -47,6 +47,9 @@ benchmark: $(VENV)/.installed
 
 benchmark-zoo: $(VENV)/.installed
 	$(PY) -m benchmarks.zoo
+
+benchmark-images: $(VENV)/.installed
+	$(PY) -m benchmarks.images
 
 benchmark-sentiment: $(VENV)/.installed
 	$(PY) -m benchmarks.sentiment
