@@ -53,6 +53,7 @@ benchmark-images: $(VENV)/.installed
 
 benchmark-sentiment: $(VENV)/.installed
 	$(PY) -m benchmarks.sentiment
+	$(PY) -m benchmarks.sentiment --small-sample
 
 benchmark-forecasting: $(VENV)/.installed
 	$(PY) -m benchmarks.forecasting
