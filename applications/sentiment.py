@@ -35,7 +35,7 @@ import keras
 import numpy as np
 
 import zoo
-from applications.kit import cli, data, errors, reporting
+from applications.kit import cli, data, errors, precision, reporting
 from applications.kit.run import ClassificationTask, Prepared, Serving, build_model, open_run, run
 
 # The punctuation Keras' default standardisation strips, after HTML tags (IMDB has <br /> in it).
@@ -52,6 +52,36 @@ def strip_html_and_punctuation(text):
     # tokens, but the saved vocabulary is one token per line, so "well<U+2028>" would reload as "well".
     text = tf.strings.regex_replace(text, r"<[^>]*>|[\p{Z}\p{C}]", " ")
     return tf.strings.regex_replace(text, PUNCTUATION, " ")
+
+
+@keras.saving.register_keras_serializable(package="kerazoo")
+class SublinearTfIdf(keras.layers.Layer):
+    """n-gram counts -> ``(1 + log count) * idf`` (0 where a count is 0): scikit-learn's ``sublinear_tf=True``.
+
+    A word said ten times weighs about three times one said once, not ten.
+    ``idf`` is a non-trainable weight (Keras' formula, ``log(1 + N / (1 +
+    document frequency))``, from the training texts: ``set_idf``), saved
+    with the model; the layer computes in float32 whatever the dtype policy.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**{"dtype": precision.RAW_INPUT_DTYPE, **kwargs})
+
+    def build(self, input_shape):
+        self.idf = self.add_weight(name="idf", shape=(input_shape[-1],), initializer="ones", trainable=False)
+
+    def set_idf(self, counts_of_batches) -> None:
+        """The document frequency of each n-gram over ``counts_of_batches`` (count vectors), as idf."""
+        documents, frequency = 0, np.zeros(self.idf.shape, "float64")
+        for counts in counts_of_batches:
+            counts = np.asarray(counts)
+            documents += len(counts)
+            frequency += (counts > 0).sum(axis=0)
+        self.idf.assign(np.log1p(documents / (1 + frequency)).astype("float32"))
+
+    def call(self, counts):
+        counts = keras.ops.cast(counts, self.compute_dtype)
+        return keras.ops.where(counts > 0, 1 + keras.ops.log(keras.ops.maximum(counts, 1)), 0) * self.idf
 
 
 def text_classifiers() -> list[str]:
@@ -165,6 +195,14 @@ class Sentiment(ClassificationTask):
                             help="token models read the first N tokens, padded (default: 256)")
         parser.add_argument("--ngrams", type=cli.positive_int, default=2,
                             help="the bag model's n-grams: 1..N (default: 2, unigrams and bigrams)")
+        parser.add_argument("--tf", choices=("raw", "sublinear"), default="raw",
+                            help="the bag model's term frequency in tf-idf: raw counts (default), or 1 + log "
+                                 "count (scikit-learn's sublinear_tf)")
+
+    def check_arguments(self, args):
+        if args.tf != "raw" and zoo.entry(args.model).input_kind != "vector":
+            raise errors.UsageError(f"--tf {args.tf} weighs the bag model's n-grams; {args.model} reads token ids: "
+                                    "drop --tf, or use --model bag")
 
     def load(self, args) -> Prepared:
         dataset = load_data(args)
@@ -200,10 +238,11 @@ class Sentiment(ClassificationTask):
     def build(self, args, prepared) -> keras.Model:
         """Strings -> TextVectorization (adapted on the training texts) -> zoo classifier."""
         bag = zoo.entry(args.model).input_kind == "vector"
+        sublinear = bag and getattr(args, "tf", "raw") == "sublinear"  # (runs from before --tf have none)
         if bag:
             vectorizer = keras.layers.TextVectorization(
                 max_tokens=args.max_tokens, standardize=strip_html_and_punctuation, ngrams=args.ngrams,
-                output_mode="tf_idf", name="vectorizer")
+                output_mode="count" if sublinear else "tf_idf", name="vectorizer")
         else:
             vectorizer = keras.layers.TextVectorization(
                 max_tokens=args.max_tokens, standardize=strip_html_and_punctuation, output_mode="int",
@@ -218,6 +257,11 @@ class Sentiment(ClassificationTask):
                                      classes=classes)
         inputs = keras.Input(shape=(), dtype="string", name="texts")
         x = vectorizer(inputs)
+        if sublinear:
+            weighting = SublinearTfIdf(name="sublinear_tf_idf")
+            x = weighting(x)
+            texts = prepared.train[0]
+            weighting.set_idf(vectorizer(texts[i:i + 256]) for i in range(0, len(texts), 256))
         if bag:  # unit length per text, as scikit-learn's TfidfVectorizer: long reviews do not dominate
             x = keras.layers.UnitNormalization(name="l2_normalise")(x)
         return keras.Model(inputs, classifier(x), name=f"sentiment_{args.model}")

@@ -150,3 +150,40 @@ def test_sentiment_split_mistakes_are_one_line_errors(args, fragments, review_ta
     args = [a.format(folder=review_tables, empty=tmp_path / "empty") for a in args]
     code, _, err = run_in_process(main, *SENTIMENT, "--output", tmp_path, *args, capsys=capsys)
     assert_one_line_error(code, err, *fragments)
+
+
+# ------------------------------------------------------------------ sublinear tf
+
+def test_sublinear_tf_idf_matches_scikit_learns_weighting(review_tables, tmp_path, capsys):
+    """--tf sublinear: (1 + log count) * idf, L2-normalised per text, as TfidfVectorizer(sublinear_tf=True) does
+    up to its idf formula (Keras': log(1 + N / (1 + df))); saved with the model and reloaded."""
+    import keras
+
+    import applications.sentiment  # noqa: F401  registers the layers the saved model names
+
+    texts = np.array(["great great great film", "awful film", "great plot"], dtype=object)
+    metrics, _ = sentiment_run(tmp_path, capsys, "--data", review_tables, "--model", "bag", "--tf", "sublinear",
+                               "--epochs", "5", "--learning-rate", "1e-2")
+    run_dir = next((tmp_path / "sentiment").glob("2*"))
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    vectorizer, weighting = model.get_layer("vectorizer"), model.get_layer("sublinear_tf_idf")
+    counts = np.asarray(vectorizer(texts))
+    vocabulary = vectorizer.get_vocabulary()
+    train = pd.read_csv(review_tables / "reviews_train.csv.gz")
+    idf = np.asarray(weighting.idf)
+    weights = np.asarray(weighting(counts))
+    great = vocabulary.index("great")
+    assert weights[0, great] == pytest.approx((1 + np.log(3)) * idf[great], rel=1e-5)  # said 3 times: not 3x
+    assert weights[2, great] == pytest.approx(idf[great], rel=1e-5)
+    assert weights[1, great] == 0
+    # The idf of "wonderful" from the share of training texts holding it (the table's 400 less the validation 40).
+    share = train["text"].str.contains("wonderful").mean()
+    assert idf[vocabulary.index("wonderful")] == pytest.approx(np.log1p(1 / (share + 1 / 360)), rel=0.1)
+    assert metrics["test_accuracy"] > 0.9
+
+
+def test_tf_is_refused_for_a_token_model(tmp_path, capsys):
+    from applications.sentiment import main
+
+    code, _, err = run_in_process(main, "--model", "gru", "--tf", "sublinear", "--output", tmp_path, capsys=capsys)
+    assert_one_line_error(code, err, "--tf sublinear weighs the bag model's n-grams; gru reads token ids")
