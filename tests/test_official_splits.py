@@ -187,3 +187,22 @@ def test_tf_is_refused_for_a_token_model(tmp_path, capsys):
 
     code, _, err = run_in_process(main, "--model", "gru", "--tf", "sublinear", "--output", tmp_path, capsys=capsys)
     assert_one_line_error(code, err, "--tf sublinear weighs the bag model's n-grams; gru reads token ids")
+
+
+@pytest.mark.parametrize("app, args, expected", [
+    ("compression", ["--model", "dense", "--latent-dim", "4"],
+     {"kind": "official", "train": 1347, "validation": 150, "test": 300}),
+    ("generation", ["train", "--model", "dcgan", "--resize", "8", "--classifier-epochs", "1"],
+     {"kind": "official", "train": 1497, "test": 300}),
+])
+def test_compression_and_generation_hold_out_the_official_test_part(app, args, expected, idx_folders, tmp_path,
+                                                                    capsys):
+    import importlib
+
+    both, _, _ = idx_folders
+    main = importlib.import_module(f"applications.{app}").main
+    code, _, err = run_in_process(main, *args, "--data", both, "--epochs", "1", "--verbose", "0", "--precision",
+                                  "float32", "--output", tmp_path, capsys=capsys)
+    assert code == 0, err
+    metrics = json.loads(next((tmp_path / app).glob("2*/metrics.json")).read_text())
+    assert metrics["split"] == expected
