@@ -77,7 +77,7 @@ class Digits(ClassificationTask):
 
     def load(self, args) -> Prepared:
         dataset = images.load_images(args.data, args.source, args.resize, need_labels=True,
-                                     resize_arrays=False, split=args.split)
+                                     resize_arrays=False, split=data.split_of(args))
         x, y = dataset.x, np.asarray(dataset.y)
         official = dataset.test is not None  # the source's own test part; validation from its training part
         if official:

@@ -126,7 +126,7 @@ def load_data(args) -> data.Dataset:
     """The texts to learn from: ``--data`` (a table, or a folder of a train and a test table) with
     ``--test-data``, else IMDB; a test part of their own in ``Dataset.test`` (pooled with ``--split random``)."""
     if args.data:
-        train_file, test_file = pathlib.Path(args.data), args.test_data
+        train_file, test_file = pathlib.Path(args.data), getattr(args, "test_data", None)
         if train_file.is_dir():
             if test_file:
                 raise errors.UsageError(f"--data {train_file} is a folder holding its own test table: "
@@ -142,7 +142,7 @@ def load_data(args) -> data.Dataset:
             test = table(test_file)
             dataset = data.Dataset(dataset.x, dataset.y, f"{dataset.source}; test: {test.source}",
                                    notes=[*dataset.notes, *test.notes], test=(test.x, test.y))
-    elif args.test_data:
+    elif getattr(args, "test_data", None):
         raise errors.UsageError("--test-data needs --data, the training table it is the test part of")
     else:
         try:
@@ -150,7 +150,7 @@ def load_data(args) -> data.Dataset:
         except data.DataUnavailable as err:
             raise errors.UsageError(f"no --data given, and {err}; pass --data a CSV/TSV with a text and a label "
                                     "column (e.g. --data ../shared/data/imdb, its official 25k/25k split)") from None
-    if dataset.test is not None and args.split == "random":
+    if dataset.test is not None and data.split_of(args) == "random":
         return data.Dataset(np.concatenate([dataset.x, dataset.test[0]]), np.concatenate([dataset.y, dataset.test[1]]),
                             dataset.source, dataset.labels, [*dataset.notes, "--split random: train and test texts "
                                                              "pooled and split at random"])

@@ -35,7 +35,7 @@ import sys
 import keras
 import numpy as np
 
-from applications.kit import cli, errors, images, precision, reporting
+from applications.kit import cli, data, errors, images, precision, reporting
 from applications.kit.run import Prepared, Serving, Task, build_model, open_run, reload_data, run
 from applications.compression.baselines import (closest_jpeg_quality, jpeg_round_trip, mse, pca_round_trip, psnr,
                                                 rate_distortion, scaled, scores, to_uint8)
@@ -79,7 +79,7 @@ class Compression(Task):
             raise errors.UsageError(f"--denoise must be in [0, 1) (pixels are scaled to [0, 1]), got {args.denoise}")
 
     def load(self, args) -> Prepared:
-        dataset = images.load_images(args.data, args.source, args.resize, split=args.split)
+        dataset = images.load_images(args.data, args.source, args.resize, split=data.split_of(args))
         train, validation, test = split_images(dataset, args.test_fraction, args.validation_fraction, args.seed)
         kind = "official" if dataset.test is not None else "random"
         summary = (f"{len(train) + len(validation) + len(test)} images of {'x'.join(map(str, train.shape[1:]))}; "

@@ -92,7 +92,7 @@ class Generation(Task):
 
     def load(self, args) -> GenerationData:
         dataset = images.load_images(args.data, args.source, args.resize, need_labels=args.conditional,
-                                     split=args.split)
+                                     split=data.split_of(args))
         x, y = dataset.x, dataset.y
         labels = dataset.labels
         if dataset.test is not None:  # the source's own test part is held out; the rest trains

@@ -19,7 +19,7 @@ problem and the fix, so the command-line tools can print one line and exit 2.
 
 # What every module of the package offers, importable as applications.kit.data.<name>.
 from applications.kit.data.files import (  # noqa: F401
-    SPLITS, Dataset, idx_train_test, load_idx, load_idx_folder, load_idx_pair, load_npz, load_npz_parts, load_path,
+    SPLITS, Dataset, split_of, idx_train_test, load_idx, load_idx_folder, load_idx_pair, load_npz, load_npz_parts, load_path,
 )
 from applications.kit.data.tables import (  # noqa: F401
     load_text_table, pick_column, read_table,

@@ -27,6 +27,11 @@ class Dataset:
 SPLITS = ("official", "random")  # --split: a source's own train/test parts, or every example pooled
 
 
+def split_of(args) -> str:
+    """``--split`` of parsed arguments; "random" for a run recorded before the option existed (it pooled)."""
+    return getattr(args, "split", "random")
+
+
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
