@@ -1,8 +1,9 @@
 """Applications built on the zoo, and the training kit they share (``applications.kit``).
 
-Each application is one module that reads top to bottom: ``digits``
-(handwritten digit classification). Importing this package has no side
-effects; the entry points (``python -m applications.<app>`` and the console
+Each application reads top to bottom: a module (``digits``, ``sentiment``),
+or a small package whose ``application.py`` comes first and whose other
+modules hold a second subject (``forecasting``, ``compression``,
+``generation``). Importing this package has no side effects; the entry points (``python -m applications.<app>`` and the console
 scripts in ``applications.console``) quiet TensorFlow's start-up first.
 """
 

@@ -2,14 +2,10 @@
 preparation (``series.py``: time columns, a regular grid, gaps, windows).
 
 ``applications.forecasting.main`` and the application's other names are ``application``'s, loaded the first
-time one is asked for: importing the package loads neither Keras nor TensorFlow, so that
-``python -m applications.forecasting`` quiets TensorFlow's start-up first (``__main__.py``).
+time one is asked for (``forward_to``), so that ``python -m applications.forecasting`` quiets TensorFlow's start-up
+first (``__main__.py``).
 """
 
+from applications._package import forward_to
 
-def __getattr__(name):
-    import importlib
-
-    if name.startswith("__"):  # what Python itself looks up on a module (__path__, __file__ ...)
-        raise AttributeError(name)
-    return getattr(importlib.import_module("applications.forecasting.application"), name)
+__getattr__ = forward_to("applications.forecasting.application")

@@ -2,14 +2,10 @@
 instrument (``quality.py``: the quality classifier, the classifier FID and class coverage).
 
 ``applications.generation.main`` and the application's other names are ``application``'s, loaded the first
-time one is asked for: importing the package loads neither Keras nor TensorFlow, so that
-``python -m applications.generation`` quiets TensorFlow's start-up first (``__main__.py``).
+time one is asked for (``forward_to``), so that ``python -m applications.generation`` quiets TensorFlow's start-up
+first (``__main__.py``).
 """
 
+from applications._package import forward_to
 
-def __getattr__(name):
-    import importlib
-
-    if name.startswith("__"):  # what Python itself looks up on a module (__path__, __file__ ...)
-        raise AttributeError(name)
-    return getattr(importlib.import_module("applications.generation.application"), name)
+__getattr__ = forward_to("applications.generation.application")
