@@ -137,8 +137,8 @@ def in_fresh_process(kind: str, data: pathlib.Path, epochs: int) -> dict:
     """One run of (a) in a process of its own (no state shared between the runs of a pair)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         subprocess.run([sys.executable, "-m", "benchmarks.images", "--single", kind, "--data", str(data),
-                        "--epochs", str(epochs), "--single-output", out.name], check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+                        "--epochs", str(epochs), "--single-output", out.name], check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
         return json.loads(pathlib.Path(out.name).read_text())
 
 
@@ -240,8 +240,8 @@ def table(result: dict) -> str:
                   f"({cell(pairs['app_time_to_recipe_accuracy_over_recipe_time'], 2)} x the recipe's time) |", ""]
     if result.get("zoo"):
         lines += ["| data | model | test accuracy | epochs | training s |", "|---|---|---|---|---|"]
-        lines += [f"| {r['data']} | {r['model']} | {r['test_accuracy']:.4f} | {r['epochs']} | {r['train_seconds']:.0f} |"
-                  for r in result["zoo"]]
+        lines += [f"| {r['data']} | {r['model']} | {r['test_accuracy']:.4f} | {r['epochs']} | "
+                  f"{r['train_seconds']:.0f} |" for r in result["zoo"]]
     return "\n".join(lines)
 
 
@@ -251,6 +251,8 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=cli.positive_int, default=15, help="the recipe's epochs (default 15)")
     parser.add_argument("--mnist", default=str(DATA / "mnist_full"), help="MNIST's four IDX files")
     parser.add_argument("--no-zoo", action="store_true", help="skip (b), the zoo's best classifiers")
+    parser.add_argument("--zoo-only", action="store_true",
+                        help="run (b) only, keeping (a) from the results file of an earlier run")
     parser.add_argument("--zoo-models", nargs="+", choices=list(ZOO), default=list(ZOO))
     parser.add_argument("--zoo-sets", nargs="+", default=["mnist_full", "fashion_mnist"],
                         help="folders of ../shared/data with train-* and t10k-* IDX pairs")
@@ -267,14 +269,20 @@ def main(argv=None) -> None:
         return
     from applications.kit.data import idx_train_test
 
-    for folder in [args.mnist, *([] if args.no_zoo else [DATA / s for s in args.zoo_sets])]:
+    zoo_sets = [] if args.no_zoo else [DATA / name for name in args.zoo_sets]
+    for folder in [*([] if args.zoo_only else [args.mnist]), *zoo_sets]:
         if not pathlib.Path(folder).is_dir() or idx_train_test(folder) is None:
             raise SystemExit(f"{folder} holds no train-* and t10k-* IDX pair: pass --mnist (or --zoo-sets) with "
                              "MNIST's four IDX files")
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "published": PUBLISHED,
               "command": "python -m benchmarks.images " + " ".join(argv if argv is not None else sys.argv[1:])}
-    result["recipe_against_app"] = recipe_against_app(pathlib.Path(args.mnist), args.pairs, args.epochs)
-    plot(result["recipe_against_app"], PLOT)
+    if args.zoo_only:
+        earlier = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        result["recipe_against_app"] = earlier.get("recipe_against_app")
+        result["command"] = earlier.get("command", "") + "; then " + result["command"]
+    else:
+        result["recipe_against_app"] = recipe_against_app(pathlib.Path(args.mnist), args.pairs, args.epochs)
+        plot(result["recipe_against_app"], PLOT)
     if not args.no_zoo:
         result["zoo"] = zoo_models(args.zoo_models, args.zoo_sets, args.zoo_epochs)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
