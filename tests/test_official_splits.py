@@ -206,3 +206,16 @@ def test_compression_and_generation_hold_out_the_official_test_part(app, args, e
     assert code == 0, err
     metrics = json.loads(next((tmp_path / app).glob("2*/metrics.json")).read_text())
     assert metrics["split"] == expected
+
+
+def test_a_run_recorded_before_split_existed_reloads_its_data_as_it_was_split(idx_folders):
+    """evaluate --from an older run rebuilds its arguments from metrics.json, which has no 'split': that run
+    pooled every image, so its data must be pooled again (else the fingerprint check would refuse it)."""
+    import argparse
+
+    from applications.digits import Digits
+
+    both, _, _ = idx_folders
+    recorded = argparse.Namespace(data=str(both), source="auto", resize=None, test_fraction=0.2,
+                                  validation_fraction=0.1, seed=42)
+    assert Digits().load(recorded).info["split"] == {"kind": "random", "train": 1293, "validation": 144, "test": 360}
