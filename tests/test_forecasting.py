@@ -376,8 +376,9 @@ DAY_FIRST = "date,a\n" + "".join(f"{12 + i // 24}/01/2020 {i % 24:02d}:00,{i}\n"
     (SERIES, ["--augment", "wobble"], "choose from jitter"),
     (SERIES, ["--augment", "jitter=2"], "Jitter strength=2.0 is invalid"),
     (SERIES, ["--augment", "jitter=lots"], "the strength must be a number"),
-    (SERIES, ["--lookback", "24", "--horizon", "6"], "--model dlinear: moving_average=25 is invalid: expected <= "
-     "lookback (24); the default moving_average can be set with --model-arg moving_average=VALUE"),
+    # The default moving average adapts to a short lookback (below); one given by hand is checked as given.
+    (SERIES, ["--lookback", "24", "--horizon", "6", "--model-arg", "moving_average=25"],
+     "--model dlinear: moving_average=25 is invalid: expected <= lookback (24)"),
     (SERIES, ["--freq", "H"], "argument --freq: 'H' is not a pandas frequency (did you mean h?)"),
     (SERIES, ["--freq", "M"], "'M' is not a pandas frequency (did you mean ME?)"),
     (SERIES, ["--freq", "0D"], "argument --freq: must step forward"),
@@ -413,3 +414,20 @@ def test_killed_run_resumes_exactly(tmp_path):
                 "--output", str(out)]
 
     kill_and_resume(command, "forecast", tmp_path, epochs=5)
+
+
+@pytest.mark.parametrize("lookback, fitted", [(24, 23), (13, 13)])
+def test_dlinears_default_moving_average_adapts_to_a_short_lookback(lookback, fitted, tmp_path, capsys):
+    """It refused --lookback 24 (moving_average=25 > lookback); now it takes the largest odd length that fits,
+    and says so."""
+    import keras
+
+    from applications.forecasting import main
+
+    code, out, err = run_in_process(main, "--data", _csv(tmp_path, SERIES), "--lookback", str(lookback),
+                                    "--horizon", "6", "--epochs", "1", "--verbose", "0", "--output", tmp_path,
+                                    capsys=capsys)
+    assert code == 0, err
+    assert f"dlinear's moving average of 25 steps is longer than --lookback {lookback}: using {fitted}" in out
+    model = keras.saving.load_model(next((tmp_path / "forecast").glob("2*/model.keras")), safe_mode=True)
+    assert model.get_layer("dlinear").get_layer("trend").pool_size == (fitted,)

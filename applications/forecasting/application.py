@@ -152,6 +152,19 @@ def fit_ridge(x, y, alpha=1.0):
     return predict
 
 
+def defaults_fitted_to_the_window(args) -> dict:
+    """Builder defaults that do not fit ``--lookback``, adapted (and said): DLinear's moving average of 25 steps
+    becomes the largest odd length <= a shorter lookback (odd: centred on each step). Set by ``--model-arg``,
+    a value is left as given (and the builder names the problem)."""
+    default = zoo.entry(args.model).arguments.get("moving_average")
+    if default is None or "moving_average" in dict(args.model_arg) or default <= args.lookback:
+        return {}
+    fitted = args.lookback if args.lookback % 2 else args.lookback - 1
+    print(f"{args.model}'s moving average of {default} steps is longer than --lookback {args.lookback}: using "
+          f"{fitted} (the largest odd length that fits; --model-arg moving_average=N sets it)")
+    return {"moving_average": fitted}
+
+
 def scores(prediction, actual, scale, naive_mae) -> dict:
     """MSE/MAE on the standardised scale, on the original scale, and MASE.
 
@@ -267,7 +280,7 @@ class Forecasting(Task):
         info = prepared.info
         features, targets = len(info["columns"]), len(info["targets"])
         forecaster = build_model(args, lookback=args.lookback, features=features, horizon=args.horizon,
-                                 targets=targets)
+                                 targets=targets, **defaults_fitted_to_the_window(args))
         inputs = keras.Input(shape=(args.lookback, features), name="window")
         # float32 whatever the policy: bfloat16 rounds a reading of 1e5 to a multiple of 512, float16 overflows
         x = keras.layers.Normalization(mean=info["mean"], variance=np.square(info["std"]), name="standardise",
