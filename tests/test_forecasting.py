@@ -431,3 +431,22 @@ def test_dlinears_default_moving_average_adapts_to_a_short_lookback(lookback, fi
     assert f"dlinear's moving average of 25 steps is longer than --lookback {lookback}: using {fitted}" in out
     model = keras.saving.load_model(next((tmp_path / "forecast").glob("2*/model.keras")), safe_mode=True)
     assert model.get_layer("dlinear").get_layer("trend").pool_size == (fitted,)
+
+
+def test_the_time_column_is_found_by_parsing_in_the_layouts_users_save(tmp_path):
+    """A 'Month' column (1949-01), a CSV written from a DatetimeIndex (its header cell empty), and a column of
+    plain integers, which is a reading, not a date."""
+    from applications.kit.data import read_table
+    from applications.forecasting.series import series_from_frame
+
+    months = pd.date_range("1949-01-01", periods=36, freq="MS")
+    passengers = np.arange(36.0) * 3 + 100
+    pd.DataFrame({"Month": months.strftime("%Y-%m"), "Passengers": passengers}).to_csv(tmp_path / "a.csv",
+                                                                                        index=False)
+    pd.DataFrame({"Passengers": passengers}, index=months).to_csv(tmp_path / "b.csv")  # header: ",Passengers"
+    pd.DataFrame({"year": np.arange(1900, 1936), "count": passengers}).to_csv(tmp_path / "c.csv", index=False)
+    for name in ("a.csv", "b.csv"):
+        series = series_from_frame(read_table(tmp_path / name), source=name)
+        assert series.columns == ["Passengers"] and list(series.time) == list(months), name
+    plain = series_from_frame(read_table(tmp_path / "c.csv"), source="c.csv")
+    assert plain.time is None and plain.columns == ["year", "count"]
