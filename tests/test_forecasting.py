@@ -36,6 +36,9 @@ def test_default_data_beats_the_naive_baselines(co2_run):
     assert {"last value", "ridge"} <= set(baselines) and any(k.startswith("seasonal naive") for k in baselines)
     assert metrics["test_mse"] < baselines["last value"]["mse"]
     assert metrics["test_mse"] < min(v["mse"] for k, v in baselines.items() if k.startswith("seasonal naive"))
+    # Holt-Winters (trend and the yearly season), fitted on the training weeks and rolled forward, beats the
+    # last value on CO2.
+    assert baselines["exponential smoothing"]["mse"] < baselines["last value"]["mse"]
     # The original-scale scores are those of the saved model's forecasts in ppm against the CO2 readings
     # themselves: the test windows cut here by plain indexing (each forecast starts in the last 20 % of the rows,
     # its lookback may reach back before them), scored with scikit-learn.
@@ -450,3 +453,27 @@ def test_the_time_column_is_found_by_parsing_in_the_layouts_users_save(tmp_path)
         assert series.columns == ["Passengers"] and list(series.time) == list(months), name
     plain = series_from_frame(read_table(tmp_path / "c.csv"), source="c.csv")
     assert plain.time is None and plain.columns == ["year", "count"]
+
+
+def test_exponential_smoothing_forecasts_from_each_origin_as_statsmodels_does_from_the_last():
+    """The baseline reads each window origin's forecast from Holt-Winters states run along the series; at the
+    end of the training rows that is statsmodels' own forecast() of the model fitted on them."""
+    import warnings
+
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    from applications.forecasting.application import exponential_smoothing
+
+    t = np.arange(300.0)
+    series = (0.01 * t + np.sin(2 * np.pi * t / 12) + 0.1 * np.random.default_rng(0).normal(size=300))[:, None]
+    forecasts = exponential_smoothing(series, 200, 199, 90, 18, 12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = ExponentialSmoothing(series[:200, 0], trend="add", damped_trend=True, seasonal="add",
+                                      seasonal_periods=12, initialization_method="estimated").fit()
+    np.testing.assert_allclose(forecasts[0, :, 0], fitted.forecast(18), rtol=1e-5, atol=1e-6)
+    # Later origins have seen more of the series (and nothing after them): they track it closely.
+    later = forecasts[50, :, 0]
+    assert np.abs(later - series[250:268, 0]).mean() < 0.2
+    # Without a season it is a damped trend.
+    assert exponential_smoothing(series, 200, 199, 1, 6, None).shape == (1, 6, 1)

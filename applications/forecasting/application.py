@@ -21,16 +21,19 @@ window is ``--lookback`` rows of every input column; its forecast the next
 restore]``, trained on the standardised scale; the export takes raw windows
 and returns forecasts in the data's own units.
 
-Every run scores, on the same test windows, the model and three baselines:
-the last value, the seasonal naive forecast (the value one season earlier)
-and a ridge regression from the de-levelled window to the horizon (one map
-shared by all targets). MSE and MAE on the standardised and original scales,
+Every run scores, on the same test windows, the model and four baselines:
+the last value, the seasonal naive forecast (the value one season earlier),
+a ridge regression from the de-levelled window to the horizon (one map
+shared by all targets) and Holt-Winters exponential smoothing (statsmodels,
+fitted on the training rows and rolled forward to each window's origin). MSE and MAE on the standardised and original scales,
 and MASE (the MAE over the training series' seasonal naive one-step MAE).
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -165,6 +168,54 @@ def defaults_fitted_to_the_window(args) -> dict:
     return {"moving_average": fitted}
 
 
+def exponential_smoothing(series: np.ndarray, train_rows: int, first_origin: int, count: int, horizon: int,
+                          season: int | None) -> np.ndarray:
+    """Holt-Winters forecasts ``[count, horizon, targets]`` from the origins ``first_origin`` onwards, one a step.
+
+    statsmodels' ``ExponentialSmoothing`` (damped additive trend; additive
+    season when one is found and the training rows hold two: of ``season``
+    steps or one either side, whichever fits the training rows best by AIC,
+    since a season is rarely a whole number of steps: CO2's year is 52.18
+    weeks, its autocorrelation peaks at 53) is fitted on each standardised
+    target's ``train_rows`` only; its
+    states are then run over the whole series with those parameters (a
+    causal filter: the state at an origin has seen nothing after it), and
+    each origin's forecast is read from its states, as ``forecast()`` reads
+    them from the last one (a test checks that they agree).
+    """
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    steps = np.arange(1, horizon + 1)
+    origins = np.arange(first_origin, first_origin + count)
+    lengths = [m for m in (season, season - 1, season + 1) if m >= 2 and train_rows >= 2 * m] if season else []
+    forecasts = np.empty((count, horizon, series.shape[1]), "float32")
+
+    def options(seasonal):
+        return {"trend": "add", "damped_trend": True, "seasonal": "add" if seasonal else None,
+                "seasonal_periods": seasonal}
+
+    for j in range(series.shape[1]):
+        with warnings.catch_warnings():  # convergence warnings on a hard series: the baseline is what it fits
+            warnings.simplefilter("ignore")
+            fits = [(ExponentialSmoothing(series[:train_rows, j], initialization_method="estimated",
+                                          **options(m)).fit(), m) for m in lengths or [None]]
+            fitted, seasonal = min(fits, key=lambda fit: fit[0].aic)
+            p = fitted.params
+            known = {"initial_level": p["initial_level"], "initial_trend": p["initial_trend"],
+                     **({"initial_seasonal": p["initial_seasons"]} if seasonal else {})}
+            smoothing = {k: p[k] for k in ("smoothing_level", "smoothing_trend", "damping_trend")}
+            if seasonal:
+                smoothing["smoothing_seasonal"] = p["smoothing_seasonal"]
+            rolled = ExponentialSmoothing(series[:, j], initialization_method="known", **known,
+                                          **options(seasonal)).fit(
+                optimized=False, **smoothing)
+        forecast = rolled.level[origins, None] + np.cumsum(p["damping_trend"] ** steps) * rolled.trend[origins, None]
+        if seasonal:  # the season's state one period (or more) before each forecast step
+            forecast = forecast + rolled.season[origins[:, None] + steps - seasonal * ((steps - 1) // seasonal + 1)]
+        forecasts[:, :, j] = forecast
+    return forecasts
+
+
 def scores(prediction, actual, scale, naive_mae) -> dict:
     """MSE/MAE on the standardised scale, on the original scale, and MASE.
 
@@ -182,6 +233,13 @@ def scores(prediction, actual, scale, naive_mae) -> dict:
 
 
 # ----------------------------------------------------------------------- the task
+
+@dataclass
+class ForecastData(Prepared):
+    """The kit's ``Prepared`` plus the standardised target series, for the baselines that run along it."""
+
+    targets: np.ndarray = None          # [rows, targets], standardised with the training rows' statistics
+    first_test_origin: int = 0          # the last row the first test window sees
 
 class Forecasting(Task):
     name = "forecast"
@@ -266,9 +324,11 @@ class Forecasting(Task):
                    f"{', ...' if len(series.columns) > 8 else ''}); forecasting {', '.join(series.targets)}; "
                    f"windows {len(windows['train'][0])} train / {len(windows['validation'][0])} validation / "
                    f"{len(windows['test'][0])} test; season {season or 'none detected'}")
-        return Prepared(
+        return ForecastData(
             train=windows["train"], validation=windows["validation"], test=windows["test"], source=series.source,
             notes=[*series.notes, summary],
+            targets=((values[:, :targets] - mean[:targets]) / std[:targets]).astype("float64"),
+            first_test_origin=max(validation_end, args.lookback) - 1,
             info={"columns": series.columns, "targets": series.targets, "lookback": args.lookback,
                   "horizon": args.horizon, "mean": mean.tolist(), "std": std.tolist(), "season": season,
                   "naive_mae": naive_mae.tolist(),
@@ -314,6 +374,9 @@ class Forecasting(Task):
             forecasts[f"seasonal naive ({season})"] = seasonal_naive(standardise(x_test), args.horizon, targets,
                                                                      season)
         forecasts["ridge"] = fit_ridge(standardise(x_train), y_train)(standardise(x_test))
+        forecasts["exponential smoothing"] = exponential_smoothing(
+            prepared.targets, info["split_rows"]["train"], prepared.first_test_origin, len(y_test), args.horizon,
+            season)
         naive_mae = np.array(info["naive_mae"])
         table = {name: scores(f, y_test, std[:targets], naive_mae) for name, f in forecasts.items()}
         model_scores = next(iter(table.values()))
