@@ -78,27 +78,18 @@ class Digits(ClassificationTask):
     def load(self, args) -> Prepared:
         dataset = images.load_images(args.data, args.source, args.resize, need_labels=True,
                                      resize_arrays=False, split=data.split_of(args))
-        x, y = dataset.x, np.asarray(dataset.y)
-        official = dataset.test is not None  # the source's own test part; validation from its training part
-        if official:
-            x, y = np.concatenate([x, dataset.test[0]]), np.concatenate([y, np.asarray(dataset.test[1])])
+        held = 0 if dataset.test is None else len(dataset.test[0])  # the source's own test part, last once pooled
+        pooled = dataset.pooled()  # labels encoded together: a value is the same class id in both parts
+        x, y = pooled.x, np.asarray(pooled.y)
         data.check_classification_data(x, y, min_per_class=3)
         ids, values = data.encode_labels(y)
         labels = data.class_names(values, dataset.labels)
-        if official:
-            held = len(dataset.test[0])
-            (x_train, y_train), (x_val, y_val) = data.validation_split(
-                x[:-held], ids[:-held], validation_fraction=args.validation_fraction, seed=args.seed)
-            x_test, y_test = x[-held:], ids[-held:]
-        else:
-            data.check_split(y, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction)
-            (x_train, y_train), (x_val, y_val), (x_test, y_test) = data.stratified_split(
-                x, ids, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction,
-                seed=args.seed)
-        kind = "official" if official else "random"
+        (x_train, y_train), (x_val, y_val), (x_test, y_test), kind = data.split_classified(
+            x, ids, held_out=held, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction,
+            seed=args.seed)
         summary = (f"{len(x)} images of {x.shape[1]}x{x.shape[2]}x{x.shape[3]}, {len(labels)} classes; split "
                    f"{len(x_train)} train / {len(x_val)} validation / {len(x_test)} test "
-                   f"({kind}{', validation stratified' if official else ', stratified'}, seed {args.seed})")
+                   f"({kind}{', validation stratified' if held else ', stratified'}, seed {args.seed})")
         return Prepared(train=(x_train, y_train), validation=(x_val, y_val), test=(x_test, y_test),
                         source=dataset.source, pool=(x, ids), notes=[*dataset.notes, summary],
                         info={"labels": labels, "image_shape": list(x.shape[1:]),

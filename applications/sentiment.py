@@ -151,9 +151,7 @@ def load_data(args) -> data.Dataset:
             raise errors.UsageError(f"no --data given, and {err}; pass --data a CSV/TSV with a text and a label "
                                     "column (e.g. --data ../shared/data/imdb, its official 25k/25k split)") from None
     if dataset.test is not None and data.split_of(args) == "random":
-        return data.Dataset(np.concatenate([dataset.x, dataset.test[0]]), np.concatenate([dataset.y, dataset.test[1]]),
-                            dataset.source, dataset.labels, [*dataset.notes, "--split random: train and test texts "
-                                                             "pooled and split at random"])
+        return dataset.pooled("--split random: train and test texts pooled and split at random")
     return dataset
 
 
@@ -206,28 +204,18 @@ class Sentiment(ClassificationTask):
 
     def load(self, args) -> Prepared:
         dataset = load_data(args)
-        texts, labels = np.asarray(dataset.x, dtype=object), np.asarray(dataset.y)
-        official = dataset.test is not None
-        if official:  # encoded together, so a label value is the same class id in both parts
-            held = len(dataset.test[0])
-            texts = np.concatenate([texts, np.asarray(dataset.test[0], dtype=object)])
-            labels = np.concatenate([labels, np.asarray(dataset.test[1])])
+        held = 0 if dataset.test is None else len(dataset.test[0])  # the test table's texts, last once pooled
+        pooled = dataset.pooled()  # labels encoded together: a value is the same class id in both parts
+        texts, labels = np.asarray(pooled.x, dtype=object), np.asarray(pooled.y)
         data.check_labels(labels, min_per_class=3)
         ids, values = data.encode_labels(labels)
         names = data.class_names(values, dataset.labels)
-        if official:
-            train, validation = data.validation_split(texts[:-held], ids[:-held],
-                                                      validation_fraction=args.validation_fraction, seed=args.seed)
-            test = (texts[-held:], ids[-held:])
-        else:
-            data.check_split(labels, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction)
-            train, validation, test = data.stratified_split(
-                texts, ids, test_fraction=args.test_fraction, validation_fraction=args.validation_fraction,
-                seed=args.seed)
-        kind = "official" if official else "random"
+        train, validation, test, kind = data.split_classified(
+            texts, ids, held_out=held, test_fraction=args.test_fraction,
+            validation_fraction=args.validation_fraction, seed=args.seed)
         counts = dict(zip(names, np.bincount(ids).tolist()))
         summary = (f"{len(texts)} texts, classes {counts}; split {len(train[0])} train / {len(validation[0])} "
-                   f"validation / {len(test[0])} test ({kind}, {'validation ' if official else ''}stratified, "
+                   f"validation / {len(test[0])} test ({kind}, {'validation ' if held else ''}stratified, "
                    f"seed {args.seed})")
         return Prepared(train=train, validation=validation, test=test, source=dataset.source, pool=(texts, ids),
                         notes=[*dataset.notes, summary],

@@ -93,17 +93,15 @@ class Generation(Task):
     def load(self, args) -> GenerationData:
         dataset = images.load_images(args.data, args.source, args.resize, need_labels=args.conditional,
                                      split=data.split_of(args))
-        x, y = dataset.x, dataset.y
+        held = 0 if dataset.test is None else len(dataset.test[0])  # the source's own test part, last once pooled
+        pooled = dataset.pooled()
+        x, y = pooled.x, pooled.y
         labels = dataset.labels
-        if dataset.test is not None:  # the source's own test part is held out; the rest trains
-            x = np.concatenate([x, dataset.test[0]])
-            y = None if y is None else np.concatenate([y, dataset.test[1]])
         if y is not None:
             y, values = data.encode_labels(np.asarray(y))
             labels = data.class_names(values, labels)
-        if dataset.test is not None:
-            kind, held = "official", len(dataset.test[0])
-            train, test = np.arange(len(x) - held), np.arange(len(x) - held, len(x))
+        if held:  # the source's own test part is held out; the rest trains
+            kind, train, test = "official", np.arange(len(x) - held), np.arange(len(x) - held, len(x))
         else:
             kind, order = "random", np.random.default_rng(args.seed).permutation(len(x))
             n_test = int(round(args.test_fraction * len(x)))

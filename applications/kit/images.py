@@ -56,9 +56,11 @@ def load_mnist(split: str = "official") -> Dataset:
         return keras.datasets.mnist.load_data()
 
     train, test, source = load_public_split("MNIST", "mnist", from_keras)
+    dataset = Dataset(*train, source, DIGIT_NAMES, test=test)
     if split == "official":
-        return Dataset(*train, source, DIGIT_NAMES, test=test, notes=["official split: 60,000 train, 10,000 test"])
-    return Dataset(np.concatenate([train[0], test[0]]), np.concatenate([train[1], test[1]]), source, DIGIT_NAMES)
+        dataset.notes.append("official split: 60,000 train, 10,000 test")
+        return dataset
+    return dataset.pooled()
 
 
 def load_embedded() -> Dataset:

@@ -12,14 +12,15 @@ problem and the fix, so the command-line tools can print one line and exit 2.
 - checks: ``check_classification_data``, ``encode_labels`` (any label values -> 0..K-1), ``class_names``,
   ``check_split``, ``as_images``;
 - splits: ``SPLITS`` (``--split official``: a source's own test part, ``Dataset.test``; ``random``),
-  ``stratified_split``, ``validation_split``; pipelines: ``TrainingPipeline`` (shuffle order a
-  function of seed and epoch only, so a resumed run sees the batches it would
-  have seen), ``make_dataset``; ``fingerprint`` of the arrays a run trains on.
+  ``stratified_split``, ``split_classified`` (either kind, labelled examples); pipelines:
+  ``TrainingPipeline`` (shuffle order a function of seed and epoch only, so a resumed run sees the
+  batches it would have seen), ``make_dataset``; ``fingerprint`` of the arrays a run trains on.
 """
 
 # What every module of the package offers, importable as applications.kit.data.<name>.
 from applications.kit.data.files import (  # noqa: F401
-    SPLITS, Dataset, split_of, idx_train_test, load_idx, load_idx_folder, load_idx_pair, load_npz, load_npz_parts, load_path,
+    SPLITS, Dataset, idx_train_test, load_idx, load_idx_folder, load_idx_pair, load_npz, load_npz_parts, load_path,
+    split_of,
 )
 from applications.kit.data.tables import (  # noqa: F401
     load_text_table, pick_column, read_table,
@@ -29,7 +30,7 @@ from applications.kit.data.public import (  # noqa: F401
 )
 from applications.kit.data.checks import (  # noqa: F401
     as_images, check_classification_data, check_finite, check_labels, check_split, class_names, encode_labels,
-    short, stratified_split, validation_split, whole_numbers_as_int,
+    short, split_classified, stratified_split, whole_numbers_as_int,
 )
 from applications.kit.data.pipelines import (  # noqa: F401
     TrainingPipeline, fingerprint, make_dataset,

@@ -125,12 +125,22 @@ def as_images(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def validation_split(x, y, *, validation_fraction: float, seed: int):
-    """Train and validation parts of a source's own training part (its test part is its own): stratified."""
-    check_split(y, test_fraction=0.0, validation_fraction=validation_fraction)
-    train, validation, _ = stratified_split(x, y, test_fraction=None, validation_fraction=validation_fraction,
-                                            seed=seed)
-    return train, validation
+def split_classified(x, ids, *, held_out: int, test_fraction: float, validation_fraction: float, seed: int):
+    """Train, validation and test parts of labelled examples, and the split's kind.
+
+    ``held_out`` > 0: the last ``held_out`` examples are the source's own test
+    part (``Dataset.pooled()`` puts them last), and validation is taken from
+    the rest, stratified ("official"); else every part is stratified at random
+    ("random", ``stratified_split``).
+    """
+    if held_out:
+        check_split(ids[:-held_out], test_fraction=0.0, validation_fraction=validation_fraction)
+        train, validation, _ = stratified_split(x[:-held_out], ids[:-held_out], test_fraction=None,
+                                                validation_fraction=validation_fraction, seed=seed)
+        return train, validation, (x[-held_out:], ids[-held_out:]), "official"
+    check_split(ids, test_fraction=test_fraction, validation_fraction=validation_fraction)
+    return (*stratified_split(x, ids, test_fraction=test_fraction, validation_fraction=validation_fraction,
+                              seed=seed), "random")
 
 
 def stratified_split(x, y, *, test_fraction: float, validation_fraction: float, seed: int):

@@ -23,6 +23,15 @@ class Dataset:
     test: tuple | None = None  # the source's own test part (x, y), when it has one: then x, y are its
                                # training part (MNIST's t10k-* files, tensorflow-datasets' "test" split)
 
+    def pooled(self, note: str | None = None) -> Dataset:
+        """The training and test parts as one (the test part last, so ``x[-len(test):]`` is it), and ``note``
+        added; itself when it has no test part of its own."""
+        if self.test is None:
+            return self
+        y = None if self.y is None else np.concatenate([self.y, self.test[1]])
+        return Dataset(np.concatenate([self.x, self.test[0]]), y, self.source, self.labels,
+                       [*self.notes, *([note] if note else [])])
+
 
 SPLITS = ("official", "random")  # --split: a source's own train/test parts, or every example pooled
 
@@ -174,12 +183,11 @@ def load_path(path, labels_optional=False, split: str = "official") -> Dataset:
     if path.suffix == ".npz":
         parts = load_npz_parts(path)
         if parts is not None:
-            train, test = parts
+            dataset = Dataset(*parts[0], f"NPZ file {path}", test=parts[1])
             if split == "official":
-                return Dataset(*train, f"NPZ file {path}", test=test,
-                               notes=["official split: x_train/y_train for training, x_test/y_test for testing"])
-            return Dataset(np.concatenate([train[0], test[0]]), np.concatenate([train[1], test[1]]),
-                           f"NPZ file {path}", notes=[f"{path}: --split random, so its images are split at random"])
+                dataset.notes.append("official split: x_train/y_train for training, x_test/y_test for testing")
+                return dataset
+            return dataset.pooled(f"{path}: --split random, so its images are split at random")
         return Dataset(*load_npz(path, labels_optional=labels_optional), f"NPZ file {path}")
     if "-images-idx" in path.name:
         return Dataset(*load_idx_pair(path), f"IDX file {path}")
