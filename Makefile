@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test test-slow test-all benchmark benchmark-zoo benchmark-images benchmark-sentiment benchmark-forecasting benchmark-compression \
+.PHONY: run test test-slow test-all benchmark benchmark-zoo benchmark-images benchmark-pipeline benchmark-sentiment benchmark-forecasting benchmark-compression \
         benchmark-generation benchmark-tuning benchmark-serving zoo-table clean
 
 # `make run` installs only what the package needs; `make test` adds the test extra (jax, hypothesis, ...).
@@ -51,11 +51,15 @@ benchmark-zoo: $(VENV)/.installed
 benchmark-images: $(VENV)/.installed
 	$(PY) -m benchmarks.images
 
+benchmark-pipeline: $(VENV)/.installed
+	$(PY) -m benchmarks.pipeline
+
 benchmark-sentiment: $(VENV)/.installed
 	$(PY) -m benchmarks.sentiment
 	$(PY) -m benchmarks.sentiment --small-sample
 
 benchmark-forecasting: $(VENV)/.installed
+	$(PY) -m benchmarks.forecasting --small
 	$(PY) -m benchmarks.forecasting
 
 benchmark-compression: $(VENV)/.installed

@@ -162,9 +162,17 @@ def transformer_classifier(draw):
 @st.composite
 def patch_transformer_forecaster(draw):
     patch_length = draw(ints(1, 6))
-    return {**window_args(draw, lookback_multiple=patch_length), "patch_length": patch_length,
+    stride = draw(st.one_of(st.none(), ints(1, 6)))
+    window = window_args(draw, lookback_multiple=patch_length) if stride is None else {
+        **window_args(draw), "lookback": patch_length + draw(ints(0, 12))}
+    return {**window, "patch_length": patch_length, "stride": stride,
             **encoder_args(draw), "channel_independent": draw(st.booleans()),
             "targets": draw(st.one_of(st.none(), ints(1, 4)))}
+
+
+@st.composite
+def itransformer_forecaster(draw):
+    return {**window_args(draw), **encoder_args(draw), "targets": draw(st.one_of(st.none(), ints(1, 4)))}
 
 
 @st.composite
@@ -249,6 +257,7 @@ SPACES = {
     "tcn_forecaster": (tcn_forecaster(), expected_forecast),
     "transformer_classifier": (transformer_classifier(), expected_classifier),
     "patch_transformer_forecaster": (patch_transformer_forecaster(), expected_forecast),
+    "itransformer_forecaster": (itransformer_forecaster(), expected_forecast),
     "dense_autoencoder": (dense_autoencoder(), lambda kw: (2, *kw["input_shape"])),
     "denoising_autoencoder": (denoising_autoencoder(), lambda kw: (2, *kw["input_shape"])),
     "conv_autoencoder": (conv_autoencoder(), lambda kw: (2, *kw["input_shape"])),
@@ -311,7 +320,9 @@ KINDS = {
     "tcn_forecaster": {**WINDOW, "targets": "int_or_none", "filters": "int", "kernel_size": "int",
                        "dilations": "int_list", "dropout": "fraction"},
     "transformer_classifier": {"vocabulary_size": "int", "sequence_length": "int", **ENCODER, **CLASSIFIER},
-    "patch_transformer_forecaster": {**WINDOW, "targets": "int_or_none", "patch_length": "int", **ENCODER, "channel_independent": "flag"},
+    "patch_transformer_forecaster": {**WINDOW, "targets": "int_or_none", "patch_length": "int", **ENCODER,
+                                     "channel_independent": "flag", "stride": "int_or_none"},
+    "itransformer_forecaster": {**WINDOW, "targets": "int_or_none", **ENCODER},
     "dense_autoencoder": DENSE_AE,
     "denoising_autoencoder": {**DENSE_AE, "noise_stddev": "float"},
     "conv_autoencoder": {"input_shape": "shape", "latent_dim": "int", "filters": "int_list",

@@ -328,8 +328,8 @@ def test_every_forecaster_trains_on_a_multivariate_csv(model, tmp_path, capsys):
                   "y": np.sin(2 * np.pi * t / 12) + 0.1 * rng.normal(size=300),
                   "z": np.cos(2 * np.pi * t / 12),
                   "x": np.where(t == 50, np.nan, rng.normal(size=300))}).to_csv(tmp_path / "s.csv", index=False)
-    code, out, err = run_in_process(main, "--data", tmp_path / "s.csv", "--targets", "y,z", "--model", model,
-                                    "--lookback", "32", "--horizon", "6", "--epochs", "1", "--augment",
+    code, out, err = run_in_process(main, "--data", tmp_path / "s.csv", "--targets", "y,z", "--features", "x",
+                                    "--model", model, "--lookback", "32", "--horizon", "6", "--epochs", "1", "--augment",
                                     "jitter,masking", "--verbose", "0", "--output", tmp_path, capsys=capsys)
     assert code == 0, err
     # The run prints what loading did to the data (the loader itself prints nothing).

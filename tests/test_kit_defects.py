@@ -37,7 +37,7 @@ def test_forecast_standardises_raw_readings_in_float32_under_a_mixed_policy(seri
 
     task = Forecasting()
     args = parse_args(task, ["--data", str(series_around_1e5), "--lookback", "48", "--horizon", "24",
-                             *(["--revin"] if revin else [])])
+                             "--revin" if revin else "--no-revin"])
     prepared = task.load(args)
     x_test = prepared.test[0][:64]
     mean, std = prepared.info["mean"][0], prepared.info["std"][0]

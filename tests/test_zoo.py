@@ -8,6 +8,7 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
 import zoo
+from zoo.errors import ArgumentError
 from conftest import random_inputs
 
 # Big ImageNet-size defaults are exercised at small sizes here; the exact
@@ -161,6 +162,37 @@ def test_channel_independent_patch_transformer():
     wider = zoo.build("patch_transformer_forecaster", lookback=32, features=21, horizon=8, patch_length=8,
                       channel_independent=True)
     assert wider.count_params() == model.count_params()
+
+
+def test_overlapping_patches_end_at_the_last_step():
+    from zoo.layers import Patches
+
+    steps = np.arange(20, dtype="float32")[None, None, :]  # [batch, channel, time]
+    patches = np.asarray(Patches(6, 4)(steps))[0, 0]
+    # (20 - 6) // 4 + 1 = 4 patches, 4 steps apart, the last one ending at step 19; steps 0-1 left out.
+    np.testing.assert_array_equal(patches[:, 0], [2, 6, 10, 14])
+    np.testing.assert_array_equal(patches[-1], np.arange(14, 20))
+    model = zoo.build("patch_transformer_forecaster", lookback=336, features=7, horizon=96, patch_length=16,
+                      stride=8, channel_independent=True, num_blocks=3, num_heads=4, embedding_dim=16, ff_dim=128,
+                      dropout=0.3)
+    assert model.get_layer("patches").output.shape[1:] == (7, 41, 16)  # PatchTST's 42 with its end padding
+    with pytest.raises(ArgumentError, match="or a stride"):
+        zoo.build("patch_transformer_forecaster", lookback=100, patch_length=16)
+    shared = zoo.build("patch_transformer_forecaster", lookback=100, features=2, horizon=8, patch_length=16, stride=8)
+    assert shared.output.shape[1:] == (8, 2)
+
+
+def test_itransformer_parameters_and_variate_order():
+    model = zoo.build("itransformer_forecaster", lookback=96, features=7, horizon=24)
+    block = 4 * (256 * 256 + 256) + 2 * 256 + 2 * (256 * 256 + 256) + 2 * 256  # attention, norms, feed-forward
+    # The paper's code: Linear(96 -> 256), 2 blocks, LayerNorm, Linear(256 -> 24) per variate.
+    assert model.count_params() == (96 * 256 + 256) + 2 * block + 2 * 256 + (256 * 24 + 24)
+    x = np.random.default_rng(0).normal(size=(2, 96, 7)).astype("float32")
+    order = [3, 1, 0, 2, 6, 5, 4]  # the variates are a set: reordering them reorders the forecasts only
+    np.testing.assert_allclose(np.asarray(model(x[..., order])), np.asarray(model(x))[..., order],
+                               rtol=1e-4, atol=1e-5)
+    assert zoo.build("itransformer_forecaster", lookback=96, features=7, horizon=24, targets=2).output.shape[1:] \
+        == (24, 2)
 
 
 @pytest.mark.parametrize("name, kwargs, expected", [

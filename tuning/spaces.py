@@ -108,9 +108,16 @@ def sentiment(hp, args) -> dict:
 
 
 def forecasting(hp, args) -> dict:
-    def dlinear(hp):
-        return {"moving_average": choice(hp, "dlinear.moving_average", [13, 25, 49],
-                                         default("dlinear", "moving_average"))}
+    def dlinear(hp):  # moving averages that fit the window (the default adapts to a short one, as in the app)
+        lookback = args.lookback or 10 ** 6  # (None: not chosen yet, before the data is loaded)
+        fitted = min(default("dlinear", "moving_average"), lookback - 1 + lookback % 2)
+        return {"moving_average": choice(hp, "dlinear.moving_average", [m for m in (13, 25, 49) if m <= lookback],
+                                         fitted)}
+
+    def itransformer(hp):
+        return {"embedding_dim": choice(hp, "itransformer_forecaster.width", [64, 128, 256],
+                                        default("itransformer_forecaster", "embedding_dim")),
+                "dropout": dropout(hp, "itransformer_forecaster", high=0.3)}
 
     def mlp(hp):
         return {"hidden_units": (choice(hp, "mlp_forecaster.width", [128, 256, 512],
@@ -121,8 +128,11 @@ def forecasting(hp, args) -> dict:
         return {"filters": choice(hp, "tcn_forecaster.filters", [32, 64], default("tcn_forecaster", "filters")),
                 "dropout": dropout(hp, "tcn_forecaster", high=0.3)}
 
-    values = {**model_choice(hp, {"dlinear": dlinear, "mlp_forecaster": mlp, "tcn_forecaster": tcn}, args.model),
-              **common(hp, args)}
+    values = {**model_choice(hp, {"dlinear": dlinear, "mlp_forecaster": mlp, "tcn_forecaster": tcn,
+                                  "itransformer_forecaster": itransformer}, args.model),
+              **common(hp, args),
+              # the training budget: at least this many optimiser steps (small data: several passes an epoch)
+              "min_steps": choice(hp, "min_steps", [1000, 4000, 16000], args.min_steps)}
     jitter = hp.Float("augment", 0.0, 0.05, step=0.01)  # strength of the jitter augmentation (default: none)
     values["augment"] = [f"jitter={jitter:g}"] if jitter else []
     return values

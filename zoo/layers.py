@@ -145,6 +145,36 @@ class CompositeModel(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
+class Patches(layers.Layer):
+    """``[..., length]`` -> ``[..., patches, patch_length]``: windows of ``patch_length`` steps, ``stride`` apart.
+
+    With ``stride < patch_length`` the patches overlap (PatchTST: 16 and 8).
+    The patches end at the last step; ``(length - patch_length) % stride``
+    earliest steps are left out.
+    """
+
+    def __init__(self, patch_length, stride, **kwargs):
+        super().__init__(**kwargs)
+        self.patch_length, self.stride = patch_length, stride
+
+    def count(self, length: int) -> int:
+        return (length - self.patch_length) // self.stride + 1
+
+    def call(self, x):
+        length = x.shape[-1]
+        start = length - self.patch_length - (self.count(length) - 1) * self.stride
+        first = keras.ops.arange(self.count(length)) * self.stride + start
+        indices = first[:, None] + keras.ops.arange(self.patch_length)[None, :]
+        return keras.ops.take(x, indices, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.count(input_shape[-1]), self.patch_length)
+
+    def get_config(self):
+        return {**super().get_config(), "patch_length": self.patch_length, "stride": self.stride}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
 class InstanceStandardization(layers.Layer):
     """RevIN, first half (Kim et al., 2022): remove each window's own per-channel mean and scale.
 

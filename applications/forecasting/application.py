@@ -1,7 +1,7 @@
 """Multivariate time-series forecasting, end to end.
 
     python -m applications.forecasting                                   # Mauna Loa CO2 (statsmodels)
-    python -m applications.forecasting --data ../shared/data/timeseries/ETTh1.csv --model dlinear --revin
+    python -m applications.forecasting --data ../shared/data/timeseries/ETTh1.csv --model itransformer
     python -m applications.forecasting --data pollution.csv --targets pm2.5 --categorical cbwd \\
         --features DEWP,TEMP,PRES,cbwd,Iws --max-gap 48 --export
 
@@ -15,18 +15,21 @@ with statsmodels.
 
 The rows are split by time (``--split 0.7,0.1,0.2``); each column is
 standardised with the training rows' mean and standard deviation only. A
-window is ``--lookback`` rows of every input column; its forecast the next
-``--horizon`` rows of the targets. The model is ``standardise ->
-[augmentation, training only] -> [RevIN] -> <zoo forecaster> -> [RevIN
-restore]``, trained on the standardised scale; the export takes raw windows
-and returns forecasts in the data's own units.
+window is ``--lookback`` rows of every input column (default 96, shorter on
+a short series, and the run says why); its forecast the next ``--horizon``
+rows of the targets. The model is ``[log of the targets, --log] ->
+standardise -> [augmentation, training only] -> RevIN (--no-revin: none) ->
+<zoo forecaster> -> RevIN restore``, trained on the standardised scale for
+at least ``--min-steps`` optimiser steps; the export takes raw windows and
+returns forecasts in the data's own units.
 
 Every run scores, on the same test windows, the model and four baselines:
 the last value, the seasonal naive forecast (the value one season earlier),
 a ridge regression from the de-levelled window to the horizon (one map
 shared by all targets) and Holt-Winters exponential smoothing (statsmodels,
-fitted on the training rows and rolled forward to each window's origin). MSE and MAE on the standardised and original scales,
-and MASE (the MAE over the training series' seasonal naive one-step MAE).
+fitted on the training rows and rolled forward to each window's origin). MSE
+and MAE on the standardised and original scales, and MASE (the MAE over the
+training series' seasonal naive one-step MAE).
 """
 
 from __future__ import annotations
@@ -125,6 +128,27 @@ def detect_season(series: np.ndarray, max_lag: int) -> int | None:
     return best if best is not None and correlation[best] > 0.2 else None
 
 
+DEFAULT_LOOKBACK = 96
+DEFAULT_MIN_STEPS = 4000
+
+
+def default_lookback(train_series: np.ndarray, train_rows: int, horizon: int, season: int | None) -> tuple[int, str]:
+    """``--lookback`` when none is given, and a note saying why: 96 rows where the training part keeps at least
+    three windows per lookback row with it (a linear map over the window has ``lookback`` weights per forecast
+    step); on a shorter series the most whole seasons (``season``, or the one detected in ``train_series``) that
+    do, else the longest lookback that does (at least 1)."""
+    longest = max(1, (train_rows - horizon + 1) // 4)  # windows = train_rows - lookback - horizon + 1 >= 3 lookback
+    if DEFAULT_LOOKBACK <= longest:
+        return DEFAULT_LOOKBACK, f"lookback {DEFAULT_LOOKBACK} rows (the default)"
+    season = season or detect_season((train_series - train_series.mean()) / (train_series.std() or 1),
+                                     max_lag=longest)
+    lookback = longest // season * season if season and season <= longest else longest
+    seasons = lookback // season if season and season <= longest else 0
+    why = f"{seasons} season{'s' if seasons > 1 else ''} of {season} rows" if seasons else "no whole season fits"
+    return lookback, (f"lookback {lookback} rows ({why}): the default {DEFAULT_LOOKBACK} leaves too few training "
+                      f"windows in {train_rows} training rows with --horizon {horizon}; --lookback N sets it")
+
+
 # ----------------------------------------------------------------- baselines
 
 def last_value(x, horizon, targets):
@@ -216,23 +240,55 @@ def exponential_smoothing(series: np.ndarray, train_rows: int, first_origin: int
     return forecasts
 
 
-def scores(prediction, actual, scale, naive_mae) -> dict:
-    """MSE/MAE on the standardised scale, on the original scale, and MASE.
+def to_model_scale(windows: np.ndarray, info: dict) -> np.ndarray:
+    """Raw windows ``[..., columns]`` -> the model's scale: the log of the targets with ``--log``, standardised."""
+    windows = np.asarray(windows, "float64")
+    if info.get("log_targets"):
+        targets = len(info["targets"])
+        windows = np.concatenate([np.log(windows[..., :targets]), windows[..., targets:]], axis=-1)
+    return (windows - np.array(info["mean"])) / np.array(info["std"])
+
+
+def to_data_units(forecasts: np.ndarray, info: dict) -> np.ndarray:
+    """Forecasts (or targets) ``[..., targets]`` on the model's scale -> the data's own units."""
+    targets = len(info["targets"])
+    values = np.asarray(forecasts, "float64") * np.array(info["std"][:targets]) + np.array(info["mean"][:targets])
+    return np.exp(values) if info.get("log_targets") else values
+
+
+def scores(prediction, actual, info, naive_mae) -> dict:
+    """MSE/MAE on the model's (standardised) scale, in the data's units, and MASE.
 
     MASE averages, over the targets, the test MAE divided by the training
     series' one-step seasonal naive MAE; a target the naive forecast fits
     exactly (MAE 0) has no MASE and is left out (None if none is left).
     """
     error = prediction - actual
+    original = to_data_units(prediction, info) - to_data_units(actual, info)
     target_mae = np.mean(np.abs(error), axis=(0, 1))
     defined = naive_mae > 0
     return {"mse": float(np.mean(error ** 2)), "mae": float(np.mean(np.abs(error))),
-            "mse_original": float(np.mean((error * scale) ** 2)),
-            "mae_original": float(np.mean(np.abs(error * scale))),
+            "mse_original": float(np.mean(original ** 2)),
+            "mae_original": float(np.mean(np.abs(original))),
             "mase": float(np.mean(target_mae[defined] / naive_mae[defined])) if defined.any() else None}
 
 
 # ----------------------------------------------------------------------- the task
+
+@keras.saving.register_keras_serializable(package="forecasting")
+class LogOfTargets(keras.layers.Layer):
+    """``--log``: the natural log of a window's first ``targets`` columns; the other columns pass as they are."""
+
+    def __init__(self, targets, **kwargs):
+        super().__init__(**kwargs)
+        self.targets = targets
+
+    def call(self, window):
+        return keras.ops.concatenate([keras.ops.log(window[..., :self.targets]), window[..., self.targets:]], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "targets": self.targets}
+
 
 @dataclass
 class ForecastData(Prepared):
@@ -246,7 +302,8 @@ class Forecasting(Task):
     description = "Forecast multivariate time series with any forecaster of the zoo, against baselines."
     defaults = {"epochs": 30, "batch_size": 64, "learning_rate": 1e-3}
     aliases = {"lstm": "lstm_forecaster", "gru": "gru_forecaster", "transformer": "patch_transformer_forecaster",
-               "tcn": "tcn_forecaster", "mlp": "mlp_forecaster", "rnn": "simple_rnn_forecaster"}
+               "tcn": "tcn_forecaster", "mlp": "mlp_forecaster", "rnn": "simple_rnn_forecaster",
+               "itransformer": "itransformer_forecaster"}
     default_model = "dlinear"
     patience = 5
 
@@ -264,7 +321,8 @@ class Forecasting(Task):
         parser.add_argument("--targets", type=column_list, help="columns to forecast, comma-separated "
                                                                 "(default: every numeric column)")
         parser.add_argument("--features", type=column_list,
-                            help="columns the model reads besides the targets (default: every numeric column)")
+                            help="columns the model reads besides the targets (default: none when --targets is "
+                                 "given, else every numeric column is a target)")
         parser.add_argument("--categorical", type=column_list, default=[],
                             help="non-numeric columns to one-hot encode as features")
         parser.add_argument("--freq", type=pandas_frequency,
@@ -272,16 +330,27 @@ class Forecasting(Task):
                                  "become missing values (default: the commonest step, when the timestamps are on it)")
         parser.add_argument("--max-gap", type=cli.non_negative_int, default=24,
                             help="forward-fill at most this many missing steps in a row (default: 24)")
-        parser.add_argument("--lookback", type=cli.positive_int, default=96, help="rows per window (default: 96)")
+        parser.add_argument("--lookback", type=cli.positive_int,
+                            help=f"rows per window (default: {DEFAULT_LOOKBACK}; on a short series, whole seasons "
+                                 "that leave the training part at least half its rows' worth of windows)")
         parser.add_argument("--horizon", type=cli.positive_int, default=24, help="rows forecast (default: 24)")
         parser.add_argument("--split", type=split_fractions, default=(0.7, 0.1, 0.2),
                             help="train,validation,test fractions of the rows, in time order (default: 0.7,0.1,0.2)")
         parser.add_argument("--season", type=cli.positive_int,
                             help="season length in rows for the seasonal naive baseline and MASE "
                                  "(default: detected from the training part's autocorrelation)")
-        parser.add_argument("--revin", action="store_true",
+        parser.add_argument("--revin", action=cli.argparse.BooleanOptionalAction, default=True,
                             help="reversible instance normalisation: remove each window's mean and scale "
-                                 "before the model and restore them after (helps on drifting series)")
+                                 "before the model and restore them after (default: on; it keeps a trending "
+                                 "series' test windows, at levels never seen in training, in the range the "
+                                 "model learned; --no-revin turns it off)")
+        parser.add_argument("--log", action="store_true",
+                            help="forecast the logarithm of the targets (positive series whose seasonal swings "
+                                 "grow with the level); the forecasts and the export are in the data's units")
+        parser.add_argument("--min-steps", type=cli.non_negative_int, default=DEFAULT_MIN_STEPS,
+                            help="at least this many optimiser steps in all: on small data each epoch goes over "
+                                 f"the training windows several times (default: {DEFAULT_MIN_STEPS}; 0: one pass "
+                                 "per epoch)")
         parser.add_argument("--augment", type=column_list, default=[], metavar="NAME[=STRENGTH],...",
                             help=f"training-only augmentations: {', '.join(TIME_SERIES_AUGMENTATIONS)}")
 
@@ -293,9 +362,22 @@ class Forecasting(Task):
 
     def load(self, args) -> Prepared:
         series = load_series(args)
-        values, rows, targets = series.values, len(series.values), len(series.targets)
+        raw, rows, targets = series.values, len(series.values), len(series.targets)
         train_end = int(rows * args.split[0])
         validation_end = train_end + int(rows * args.split[1])
+        notes = list(series.notes)
+        values = raw
+        if args.log:  # the model's scale: log targets (the model takes raw windows and takes their log itself)
+            lowest = raw[:, :targets].min(axis=0)
+            if (lowest <= 0).any():
+                column = series.targets[int(np.argmin(lowest))]
+                raise errors.DataError(f"--log takes the logarithm of the targets, but {column!r} has values <= 0 "
+                                       f"(lowest {lowest.min():.4g}): drop --log, or forecast a positive column")
+            values = raw.copy()
+            values[:, :targets] = np.log(raw[:, :targets])
+        if args.lookback is None:
+            args.lookback, note = default_lookback(values[:train_end, 0], train_end, args.horizon, args.season)
+            notes.append(note)
         # The scaler sees the training rows only.
         mean = values[:train_end].mean(axis=0)
         std = values[:train_end].std(axis=0)
@@ -306,13 +388,15 @@ class Forecasting(Task):
         windows = {}
         for part, start, end in (("train", 0, train_end), ("validation", train_end, validation_end),
                                  ("test", validation_end, rows)):
-            made = make_windows(values, lookback=args.lookback, horizon=args.horizon, targets=targets,
+            made = make_windows(raw, lookback=args.lookback, horizon=args.horizon, targets=targets,
                                 start=start, end=end)
             if made is None:
                 raise errors.DataError(
                     f"the {part} part has {end - start} rows, too few for one window of --lookback "
                     f"{args.lookback} and --horizon {args.horizon}; lower them, or change --split")
             x, y = made
+            if args.log:
+                y = np.log(y)
             windows[part] = (x, ((y - mean[:targets]) / std[:targets]).astype("float32"))
         standardised_train = (values[:train_end, 0] - mean[0]) / std[0]
         season = args.season or detect_season(standardised_train, max_lag=min(args.lookback, 400))
@@ -326,11 +410,12 @@ class Forecasting(Task):
                    f"{len(windows['test'][0])} test; season {season or 'none detected'}")
         return ForecastData(
             train=windows["train"], validation=windows["validation"], test=windows["test"], source=series.source,
-            notes=[*series.notes, summary],
+            notes=[*notes, summary],
             targets=((values[:, :targets] - mean[:targets]) / std[:targets]).astype("float64"),
             first_test_origin=max(validation_end, args.lookback) - 1,
             info={"columns": series.columns, "targets": series.targets, "lookback": args.lookback,
                   "horizon": args.horizon, "mean": mean.tolist(), "std": std.tolist(), "season": season,
+                  "log_targets": bool(args.log),
                   "naive_mae": naive_mae.tolist(),
                   "split_rows": {"train": train_end, "validation": validation_end - train_end,
                                  "test": rows - validation_end}})
@@ -342,9 +427,11 @@ class Forecasting(Task):
         forecaster = build_model(args, lookback=args.lookback, features=features, horizon=args.horizon,
                                  targets=targets, **defaults_fitted_to_the_window(args))
         inputs = keras.Input(shape=(args.lookback, features), name="window")
+        x = LogOfTargets(targets, name="log_targets", dtype=precision.RAW_INPUT_DTYPE)(inputs) \
+            if info.get("log_targets") else inputs
         # float32 whatever the policy: bfloat16 rounds a reading of 1e5 to a multiple of 512, float16 overflows
         x = keras.layers.Normalization(mean=info["mean"], variance=np.square(info["std"]), name="standardise",
-                                       dtype=precision.RAW_INPUT_DTYPE)(inputs)
+                                       dtype=precision.RAW_INPUT_DTYPE)(x)
         if args.augment:
             x = time_series_augmentation(args.augment, seed=args.seed)(x)
         if args.revin:
@@ -363,10 +450,9 @@ class Forecasting(Task):
     def evaluate(self, model, prepared, args, run_dir) -> dict:
         info = prepared.info
         targets = len(info["targets"])
-        mean, std = np.array(info["mean"], "float32"), np.array(info["std"], "float32")
         x_train, y_train = prepared.train
         x_test, y_test = prepared.test
-        standardise = lambda windows: (windows - mean) / std  # noqa: E731
+        standardise = lambda windows: to_model_scale(windows, info).astype("float32")  # noqa: E731
         forecasts = {f"model ({args.model})": reporting.predict(model, x_test),
                      "last value": last_value(standardise(x_test), args.horizon, targets)}
         season = info["season"]
@@ -378,7 +464,7 @@ class Forecasting(Task):
             prepared.targets, info["split_rows"]["train"], prepared.first_test_origin, len(y_test), args.horizon,
             season)
         naive_mae = np.array(info["naive_mae"])
-        table = {name: scores(f, y_test, std[:targets], naive_mae) for name, f in forecasts.items()}
+        table = {name: scores(f, y_test, info, naive_mae) for name, f in forecasts.items()}
         model_scores = next(iter(table.values()))
         for name, row in table.items():
             mase = "n/a" if row["mase"] is None else f"{row['mase']:.3f}"
@@ -409,12 +495,17 @@ def serving_signature(model, info):
     mean = tf.constant(info["mean"][:targets], tf.float32)
     std = tf.constant(info["std"][:targets], tf.float32)
 
+    logged = bool(info.get("log_targets"))
+
     def serve(window):
-        check = tf.debugging.assert_equal(tf.shape(window)[1:], tf.constant([lookback, columns]), message=(
-            f"window must be [N, {lookback}, {columns}] (lookback, columns {', '.join(info['columns'])})"))
-        with tf.control_dependencies([check]):
-            forecast = tf.cast(model(window, training=False), tf.float32)
-        return {"forecast": forecast * std + mean}
+        checks = [tf.debugging.assert_equal(tf.shape(window)[1:], tf.constant([lookback, columns]), message=(
+            f"window must be [N, {lookback}, {columns}] (lookback, columns {', '.join(info['columns'])})"))]
+        if logged:  # the model takes the log of the targets: a reading <= 0 would be a NaN forecast
+            checks.append(tf.debugging.assert_positive(window[..., :targets], message=(
+                f"the model forecasts the log of {', '.join(info['targets'])}: their readings must be > 0")))
+        with tf.control_dependencies(checks):
+            forecast = tf.cast(model(window, training=False), tf.float32) * std + mean
+        return {"forecast": tf.exp(forecast) if logged else forecast}
 
     return serve, [tf.TensorSpec(shape=[None, lookback, columns], dtype=tf.float32, name="window")]
 
@@ -428,13 +519,14 @@ def plot_forecasts(forecasts, actual, info, path, windows=3, max_targets=4) -> N
     targets = min(len(info["targets"]), max_targets)
     picks = np.linspace(0, len(actual) - 1, windows).astype(int)
     figure, axes = plt.subplots(targets, windows, figsize=(4 * windows, 2.6 * targets), squeeze=False)
-    std, mean = np.array(info["std"]), np.array(info["mean"])
+    actual = to_data_units(actual, info)
+    forecasts = {name: to_data_units(forecast, info) for name, forecast in forecasts.items()}
     for row in range(targets):
         for column, index in enumerate(picks):
             axis = axes[row, column]
-            axis.plot(actual[index, :, row] * std[row] + mean[row], color="black", label="actual")
+            axis.plot(actual[index, :, row], color="black", label="actual")
             for name, forecast in forecasts.items():
-                axis.plot(forecast[index, :, row] * std[row] + mean[row], label=name, alpha=0.8)
+                axis.plot(forecast[index, :, row], label=name, alpha=0.8)
             axis.set_title(f"{info['targets'][row]}, test window {index}", fontsize=9)
     axes[0, 0].legend(fontsize=7)
     figure.supxlabel("steps ahead")

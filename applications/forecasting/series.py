@@ -35,8 +35,10 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
     - ``time_column`` (or the first of date/time/datetime/timestamp) orders the
       rows and is not a feature; ``dayfirst`` reads 01/02/2020 as 1 February;
     - ``targets``: the columns forecast (default: every numeric column);
-      ``features``: the columns read (default: every numeric column); the
-      inputs are the targets, then the other features;
+      ``features``: the columns read (default: every numeric column, or only
+      the ``targets`` when they are named: channels forecast on their own,
+      each from its own past, beat mixing in other series on small data);
+      the inputs are the targets, then the other features;
     - ``categorical`` columns are one-hot encoded into features; any other
       non-numeric column is an error naming the fix;
     - time steps missing from the grid of ``freq`` (a pandas frequency), or
@@ -67,6 +69,12 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
     for column in categorical:
         pick_column(frame, column, "--categorical", path=source)
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and c not in categorical]
+    if targets and not features:  # one series at a time, as DLinear and PatchTST find best; --features adds others
+        others = [c for c in numeric if c not in targets]
+        if others:
+            notes.append(f"reading the targets only; --features adds other columns as inputs "
+                         f"({', '.join(others[:6])}{', ...' if len(others) > 6 else ''})")
+        features = list(targets)
     targets = list(targets) if targets else numeric
     features = list(features) if features else [c for c in frame.columns if c not in targets]
     for option, names in (("--targets", targets), ("--features", features)):

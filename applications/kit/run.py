@@ -241,6 +241,19 @@ def run_folders(args, task: Task, fingerprint: str) -> tuple[pathlib.Path, pathl
     return run_dir, backup_dir
 
 
+def passes_per_epoch(args, examples: int) -> int:
+    """Passes over the training examples per epoch that give at least ``args.min_steps`` optimiser steps in all
+    (a task with a ``--min-steps`` option; else 1), and say so when that is more than one."""
+    min_steps = getattr(args, "min_steps", 0) or 0
+    batches = -(-examples // args.batch_size)
+    passes = max(1, -(-min_steps // (args.epochs * batches)))
+    if passes > 1:
+        print(f"Training budget: {examples} training examples make {batches} batch{'es' if batches > 1 else ''} "
+              f"of {args.batch_size}; each epoch goes over them {passes} times, for at least {min_steps} optimiser "
+              f"steps in {args.epochs} epochs (--min-steps; early stopping still decides)")
+    return passes
+
+
 def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_dir, backup_dir, *,
         evaluate=True, model=None, callbacks=(), strategy=None, keep_backup=False):
     """Build, train (resuming from ``backup_dir``) and evaluate one model: ``(model, TrainResult, metrics)``.
@@ -266,7 +279,7 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
     # many steps each, and a replica whose slice of a short batch is empty fails in oneDNN's fused
     # convolutions on a CPU (TensorFlow 2.21: "input depth must be evenly divisible by filter depth").
     train_data = data.TrainingPipeline(x_train, y_train, batch_size=args.batch_size, seed=args.seed,
-                                       drop_remainder=replicas > 1)
+                                       drop_remainder=replicas > 1, passes=passes_per_epoch(args, len(x_train)))
     steps = train_data.steps_per_epoch
     validation_data = None
     if prepared.validation is not None:
@@ -359,6 +372,8 @@ def run(task: Task, argv=None) -> int:
         "parameters": model.count_params(),
         "precision_policy": policy,
         "epochs_run": len(result.history),
+        # (None for a model that holds its own optimisers, as a GAN)
+        "optimiser_steps": int(model.optimizer.iterations) if getattr(model, "optimizer", None) else None,
         "resumed_from_epoch": result.resumed_from_epoch,
         "monitor": result.monitor,
         "train_seconds": round(result.seconds, 2),

@@ -39,9 +39,12 @@ class TrainingPipeline:
     pipeline which epoch begins (``fit`` makes a new iterator each epoch,
     after the callbacks' ``on_epoch_begin``); pass it to ``fit`` with
     ``dataset``. The arrays stay in memory and each batch is gathered from them.
+    ``passes``: an epoch goes over the examples that many times, each in an
+    order of its own (small data: enough optimiser steps per epoch for the
+    plateau and early stopping, counted in epochs, to judge).
     """
 
-    def __init__(self, x, y=None, *, batch_size: int, seed: int, drop_remainder: bool = False):
+    def __init__(self, x, y=None, *, batch_size: int, seed: int, drop_remainder: bool = False, passes: int = 1):
         import keras
         import tensorflow as tf
 
@@ -54,17 +57,23 @@ class TrainingPipeline:
         check_finite(x, "the inputs (x)")  # a NaN would only show as a NaN loss, epochs later
         if y is not None:
             check_finite(y, "the targets (y)")
+        if not isinstance(passes, (int, np.integer)) or isinstance(passes, bool) or passes < 1:
+            raise ValueError(f"passes={passes!r} is invalid: expected an integer >= 1")
         if drop_remainder and len(x) < batch_size:
             raise DataError(f"{len(x)} training examples make no full batch of {batch_size}: "
                              "use a smaller --batch-size")
-        self.count, self.batch_size, self.drop_remainder = len(x), batch_size, drop_remainder
+        self.count, self.batch_size, self.drop_remainder, self.passes = len(x), batch_size, drop_remainder, passes
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="pipeline_epoch")
         arrays = tuple(tf.constant(a) for a in ((x,) if y is None else (x, y)))
         seed = tf.constant(seed, tf.int64)
 
         def permutation(_):
-            keys = tf.random.stateless_uniform([self.count], seed=tf.stack([seed, self.epoch.read_value()]))
-            return tf.data.Dataset.from_tensor_slices(tf.argsort(keys)).batch(batch_size, drop_remainder)
+            key = tf.stack([seed, self.epoch.read_value()])
+            if passes == 1:
+                order = tf.argsort(tf.random.stateless_uniform([self.count], seed=key))
+            else:  # one permutation per pass, one after the other
+                order = tf.reshape(tf.argsort(tf.random.stateless_uniform([passes, self.count], seed=key)), [-1])
+            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder)
 
         def gather(indices):
             parts = tuple(tf.gather(a, indices) for a in arrays)
@@ -86,7 +95,8 @@ class TrainingPipeline:
 
     @property
     def steps_per_epoch(self) -> int:
-        return self.count // self.batch_size if self.drop_remainder else -(-self.count // self.batch_size)
+        examples = self.count * self.passes
+        return examples // self.batch_size if self.drop_remainder else -(-examples // self.batch_size)
 
 
 def fingerprint(*arrays) -> str:
