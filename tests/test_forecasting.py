@@ -143,7 +143,8 @@ def test_csv_columns_categoricals_and_gaps(capsys):
         "temp": [13.0, 11.0, 12.0, 14.0, 15.0, 16.0],
         "wind": ["N", "S", "N", "E", "S", "N"],
     })
-    series = series_from_frame(frame, source="t", targets=["load"], categorical=["wind"], max_gap=3)
+    series = series_from_frame(frame, source="t", targets=["load"], features=["temp", "wind"], categorical=["wind"],
+                               max_gap=3)
     assert series.columns == ["load", "temp", "wind=E", "wind=N", "wind=S"]  # targets first
     assert str(series.time[0].date()) == "2020-01-01"  # sorted by the date column
     np.testing.assert_array_equal(series.values[:, 0], [1, 2, 2, 2, 2, 6])  # forward-filled
@@ -329,7 +330,7 @@ def test_every_forecaster_trains_on_a_multivariate_csv(model, tmp_path, capsys):
                   "z": np.cos(2 * np.pi * t / 12),
                   "x": np.where(t == 50, np.nan, rng.normal(size=300))}).to_csv(tmp_path / "s.csv", index=False)
     code, out, err = run_in_process(main, "--data", tmp_path / "s.csv", "--targets", "y,z", "--features", "x",
-                                    "--model", model, "--lookback", "32", "--horizon", "6", "--epochs", "1", "--augment",
+                                    "--model", model, "--lookback", "32", "--horizon", "6", "--epochs", "1", "--min-steps", "0", "--augment",
                                     "jitter,masking", "--verbose", "0", "--output", tmp_path, capsys=capsys)
     assert code == 0, err
     # The run prints what loading did to the data (the loader itself prints nothing).

@@ -58,11 +58,12 @@ def test_a_small_series_trains_for_the_minimum_number_of_steps(tmp_path, capsys)
                                     "--epochs", "3", "--min-steps", "300", "--verbose", "0",
                                     "--output", tmp_path / "runs", capsys=capsys)
     assert code == 0, err
-    # 70 training rows make 56 windows, one batch of 64: 3 epochs of one pass would be 3 steps.
-    assert ("Training budget: 56 training examples make 1 batch of 64; each epoch goes over them 100 times, for "
+    # 70 training rows make 56 windows, one batch of 64: 3 epochs of one pass would be 3 steps. 100 steps an
+    # epoch take 115 passes (6,440 windows: 101 batches, the last one partial).
+    assert ("Training budget: 56 training examples make 1 batch of 64; each epoch goes over them 115 times, for "
             "at least 300 optimiser steps in 3 epochs") in out
     metrics = json.loads((run_dir_of(tmp_path) / "metrics.json").read_text())
-    assert metrics["epochs_run"] == 3 and metrics["optimiser_steps"] == 300
+    assert metrics["epochs_run"] == 3 and metrics["optimiser_steps"] == 3 * 101
 
 
 def test_log_forecasts_are_in_the_data_units_through_the_export(tmp_path, capsys):

@@ -399,7 +399,8 @@ class Forecasting(Task):
                 y = np.log(y)
             windows[part] = (x, ((y - mean[:targets]) / std[:targets]).astype("float32"))
         standardised_train = (values[:train_end, 0] - mean[0]) / std[0]
-        season = args.season or detect_season(standardised_train, max_lag=min(args.lookback, 400))
+        # (max_lag one above the lookback: a season as long as the window is found, and no longer)
+        season = args.season or detect_season(standardised_train, max_lag=min(args.lookback + 1, 400))
         # MASE's scale: the in-sample one-step seasonal naive MAE of each target (standardised)
         lag = season or 1
         scaled = (values[:train_end, :targets] - mean[:targets]) / std[:targets]

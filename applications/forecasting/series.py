@@ -74,7 +74,7 @@ def series_from_frame(frame, *, source: str, time_column=None, targets=None, fea
         if others:
             notes.append(f"reading the targets only; --features adds other columns as inputs "
                          f"({', '.join(others[:6])}{', ...' if len(others) > 6 else ''})")
-        features = list(targets)
+        features = [*targets, *(categorical or ())]  # (a --categorical column is one the user wants read)
     targets = list(targets) if targets else numeric
     features = list(features) if features else [c for c in frame.columns if c not in targets]
     for option, names in (("--targets", targets), ("--features", features)):

@@ -246,7 +246,8 @@ def passes_per_epoch(args, examples: int) -> int:
     (a task with a ``--min-steps`` option; else 1), and say so when that is more than one."""
     min_steps = getattr(args, "min_steps", 0) or 0
     batches = -(-examples // args.batch_size)
-    passes = max(1, -(-min_steps // (args.epochs * batches)))
+    per_epoch = -(-min_steps // args.epochs)
+    passes = max(1, -(-per_epoch * args.batch_size // examples))  # ceil(passes * examples / batch) >= per_epoch
     if passes > 1:
         print(f"Training budget: {examples} training examples make {batches} batch{'es' if batches > 1 else ''} "
               f"of {args.batch_size}; each epoch goes over them {passes} times, for at least {min_steps} optimiser "
