@@ -117,12 +117,18 @@ def measure(task, argv: list[str], steps: int, rounds: int) -> dict:
 
 
 def main(argv=None) -> None:
+    from applications.kit.cli import positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=[*DIGITS, *TEXT])
-    parser.add_argument("--steps", type=int, default=96, help="training steps per timing (default 96)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing pairs (default 3)")
+    parser.add_argument("--steps", type=positive_int, default=96, help="training steps per timing (default 96)")
+    parser.add_argument("--rounds", type=positive_int, default=3, help="interleaved timing pairs (default 3)")
+    parser.add_argument("--table", action="store_true", help="print the table of the last results, run nothing")
     args = parser.parse_args(argv)
+    if args.table:
+        print_table(json.loads(RESULTS.read_text())["models"])
+        return
     unknown = sorted(set(args.models) - {*DIGITS, *TEXT})
     if unknown:
         parser.error(f"--models: unknown {', '.join(unknown)}; choose from {', '.join([*DIGITS, *TEXT])}")
@@ -145,15 +151,21 @@ def main(argv=None) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
                                    "steps": args.steps, "rounds": args.rounds, "models": rows}, indent=2) + "\n")
-    print("\n| model | batch | input alone (samples/s) | training (samples/s) | constant input (samples/s) "
-          "| input's share of the step | vectoriser alone (samples/s) |")
-    print("|---|---|---|---|---|---|---|")
+    print_table(rows)
+
+
+def print_table(rows: dict) -> None:
+    """The Markdown table; ``at most`` is training / input alone (medians): the share of a step the input would
+    take if prefetching hid none of it."""
+    print("\n| model | batch | input alone (samples/s) | training (samples/s) | input's share: at most "
+          "| measured (constant input) | vectoriser alone (samples/s) |")
+    print("|---|---:|---:|---:|---:|---|---:|")
     for name, row in rows.items():
+        bound = row["training_samples_per_s"]["median"] / row["input_alone_samples_per_s"]["median"]
         vector = row.get("vectorizer_alone_samples_per_s")
         vector = f"{vector['median']:,.0f}" if vector else "-"
         print(f"| {name} | {row['batch_size']} | {row['input_alone_samples_per_s']['median']:,.0f} "
-              f"| {row['training_samples_per_s']['median']:,.0f} "
-              f"| {row['constant_input_samples_per_s']['median']:,.0f} "
+              f"| {row['training_samples_per_s']['median']:,.0f} | {bound:.1%} "
               f"| {row['input_share']['median']:.0%} ({row['input_share']['min']:.0%}-{row['input_share']['max']:.0%}) "
               f"| {vector} |")
 

@@ -126,12 +126,15 @@ def random_inputs(model, batch=3, seed=0, vocabulary_size=50):
     return arrays[0] if len(arrays) == 1 else arrays
 
 
-def kill_and_resume(command, app: str, tmp_path, *, epochs: int, kill_after: int = 2):
+def kill_and_resume(command, app: str, tmp_path, *, epochs: int, kill_after: int = 2, phase: str = "",
+                    epochs_before: int = 0):
     """Run ``command(output)`` whole, and again killed by SIGKILL after epoch ``kill_after`` and rerun.
 
     Checks: the rerun says it resumed, continues in one run folder, and ends
     with the same ``history.csv`` and bit-identical weights as the whole run;
-    the backup is removed at the end. Returns the two run folders.
+    the backup is removed at the end. Returns the two run folders. ``phase``:
+    the kill comes in that phase of a two-phase run (``"phase2"``), after
+    ``epochs_before`` epochs of the first.
     """
     import json
     import signal
@@ -150,7 +153,7 @@ def kill_and_resume(command, app: str, tmp_path, *, epochs: int, kill_after: int
     deadline = time.monotonic() + 240
     try:
         while True:
-            states = list(backups.glob("*/state/state.json"))
+            states = list(backups.glob(f"*/{phase + '/' if phase else ''}state/state.json"))
             if states and json.loads(states[0].read_text())["epoch"] >= kill_after:
                 break
             assert first.poll() is None, "training ended before the kill"
@@ -169,9 +172,9 @@ def kill_and_resume(command, app: str, tmp_path, *, epochs: int, kill_after: int
     (whole_dir,) = (tmp_path / "whole" / app).glob("2*")
     (parts_dir,) = (tmp_path / "parts" / app).glob("2*")  # one run folder, continued
     pd.testing.assert_frame_equal(pd.read_csv(whole_dir / "history.csv"), pd.read_csv(parts_dir / "history.csv"))
-    assert json.loads((parts_dir / "metrics.json").read_text())["resumed_from_epoch"] == killed_at
+    assert json.loads((parts_dir / "metrics.json").read_text())["resumed_from_epoch"] == epochs_before + killed_at
     a = keras.saving.load_model(whole_dir / "model.keras", safe_mode=True).get_weights()
     b = keras.saving.load_model(parts_dir / "model.keras", safe_mode=True).get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    assert not list(backups.glob("*/state"))  # the backup is removed once training finishes
+    assert not list(backups.rglob("state"))  # the backup is removed once training finishes
     return whole_dir, parts_dir

@@ -143,13 +143,22 @@ def entry(name: str) -> Entry:
     return _REGISTRY[name]
 
 
-def build(name: str, **kwargs):
+def build(name: str, weights=None, **kwargs):
     """Build the registered model ``name`` with the builder's keyword arguments.
 
     An argument the builder does not take is a ``TypeError`` that names the
     closest one it does take and lists them all (a forecaster takes
-    ``lookback`` and ``features``, not ``input_shape``).
+    ``lookback`` and ``features``, not ``input_shape``). ``weights``: ``None``
+    (as built), a ``.keras``/``.weights.h5``/``.h5`` file or a run folder, or
+    ``"imagenet"`` (``resnet50/101/152``), loaded layer by layer (``zoo.weights``);
+    one line says which layers were loaded and which were left new.
     """
+    if weights is not None:
+        from zoo.weights import load_weights
+
+        model = build(name, **kwargs)
+        print(load_weights(model, weights, name=name, include_top=kwargs.get("include_top", True)).line())
+        return model
     builder = entry(name).builder
     parameters = inspect.signature(builder).parameters  # (Entry.arguments, with defaults, reads it again per call)
     unknown = [key for key in kwargs if key not in parameters]

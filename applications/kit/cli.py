@@ -86,6 +86,19 @@ def image_size(text: str) -> tuple[int, int]:
     return (sizes[0], sizes[-1])
 
 
+def freeze_spec(text: str):
+    """``--freeze``: ``none``, ``backbone`` or a number of layers >= 1."""
+    if text in ("none", "backbone"):
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected none, backbone or a number of layers >= 1, got {text!r}")
+    return value
+
+
 def add_common_options(parser: argparse.ArgumentParser, app: str, *, epochs: int, batch_size: int,
                        learning_rate: float, optimizer: str = "adam", schedule: str = "plateau") -> None:
     """The options every application has, with the application's defaults."""
@@ -121,6 +134,20 @@ def add_common_options(parser: argparse.ArgumentParser, app: str, *, epochs: int
     group.add_argument("--export-dir", default="saved_models", help="(default: saved_models)")
     group.add_argument("--tensorboard", action="store_true", help="also log to <run folder>/tensorboard")
     group.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2)
+    transfer = parser.add_argument_group("transfer learning (common to every application)")
+    transfer.add_argument("--init-from", metavar="RUN|FILE",
+                          help="start from another run's weights (its folder or model.keras) or a .keras/.weights.h5 "
+                               "file, matched by layer name; a layer of other shapes (a head for other classes) "
+                               "starts new, and the run says which")
+    transfer.add_argument("--freeze", type=freeze_spec, default="none", metavar="none|backbone|N",
+                          help="layers kept fixed in training: backbone = every layer with weights but the last "
+                               "(the head); N = the first N layers with weights (default: none)")
+    transfer.add_argument("--fine-tune-epochs", type=non_negative_int, default=0, metavar="E",
+                          help="a second phase of at most E epochs after --epochs: every layer trains (batch "
+                               "normalisation stays in inference mode) at --fine-tune-learning-rate; the first "
+                               "phase then trains with the backbone frozen unless --freeze says otherwise")
+    transfer.add_argument("--fine-tune-learning-rate", type=number, default=1e-5, metavar="R",
+                          help="the second phase's peak learning rate (default: 1e-5)")
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, default: str, choices: list[str]) -> None:

@@ -160,6 +160,10 @@ def parse_args(task: Task, argv=None, prog=None):
         parser.add_argument("--cv", type=cli.folds, metavar="K",
                             help="stratified K-fold cross-validation: train K models, report the mean and "
                                  "standard deviation of each test metric (no export)")
+    if isinstance(task, ClassificationTask):
+        parser.add_argument("--labels-per-class", type=cli.positive_int, metavar="N",
+                            help="train on N labelled examples of each class: a stratified subset of the training "
+                                 "split drawn with --seed (validation and test stay whole)")
     cli.add_common_options(parser, task.name, **task.defaults)
     args = parser.parse_args(argv)
     if getattr(args, "cv", None) and args.export:
@@ -241,6 +245,113 @@ def run_folders(args, task: Task, fingerprint: str) -> tuple[pathlib.Path, pathl
     return run_dir, backup_dir
 
 
+def initialise_and_freeze(model: keras.Model, args, task: Task) -> None:
+    """``--init-from`` (weights by layer name, said in one line) and ``--freeze`` (layers made untrainable)."""
+    source = getattr(args, "init_from", None)
+    if source:
+        metrics = pathlib.Path(source) / "metrics.json"
+        if metrics.is_file():  # a run folder: of this application only
+            application = json.loads(metrics.read_text()).get("application")
+            if application and application != task.name:
+                raise errors.UsageError(f"--init-from {source} is a run of {application}, not {task.name}: "
+                                        f"start from a {task.name} run or a weights file")
+        from zoo.weights import WeightsError, load_weights
+
+        try:
+            print(load_weights(model, source, learned_only=True).line())  # the preprocessing stays this run's
+        except WeightsError as err:
+            raise errors.UsageError(f"--init-from: {err}") from None
+    spec = getattr(args, "freeze", "none")
+    if spec == "none" and getattr(args, "fine_tune_epochs", 0):
+        spec = "backbone"  # the first of two phases trains the head only
+    if spec == "none":
+        return
+    from zoo.weights import layers_with_weights
+
+    layers = list(layers_with_weights(model, learned_only=True))
+    count = len(layers) - 1 if spec == "backbone" else spec
+    if count >= len(layers):
+        raise errors.UsageError(f"--freeze {spec}: the model has {len(layers)} layers with weights; freeze fewer "
+                                "than that (the head must train)")
+    for layer in layers[:count]:
+        layer.trainable = False  # a frozen BatchNormalization also runs in inference mode (Keras 3)
+    print(f"Frozen: the first {count} of {len(layers)} layers with weights ({layers[0].name} ... "
+          f"{layers[count - 1].name}); training {', '.join(layer.name for layer in layers[count:])}")
+
+
+def label_budget(args, prepared: Prepared) -> Prepared:
+    """``--labels-per-class N``: N training examples of each class, stratified, drawn with ``--seed``."""
+    n = getattr(args, "labels_per_class", None)
+    if not n:
+        return prepared
+    x, y = prepared.train
+    labels = prepared.info.get("labels") or [str(c) for c in np.unique(y)]
+    counts = np.bincount(np.asarray(y), minlength=len(labels))
+    smallest = int(np.argmin(counts))
+    if n > counts[smallest]:
+        raise errors.UsageError(f"--labels-per-class {n}: the training split has {counts[smallest]} examples of "
+                                f"class {labels[smallest]!r}, its smallest; use at most {counts[smallest]}")
+    rng = np.random.default_rng(args.seed)
+    chosen = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), n, replace=False)
+                                     for c in range(len(labels)) if counts[c]]))
+    info = dict(prepared.info)
+    if isinstance(info.get("split"), dict):
+        info["split"] = {**info["split"], "train": len(chosen), "labels_per_class": n}
+    return replace(prepared, train=(x[chosen], y[chosen]), info=info,
+                   notes=[*prepared.notes, f"--labels-per-class {n}: training on {len(chosen)} of {len(y)} "
+                                           f"training examples ({n} of each of {len(labels)} classes)"])
+
+
+class PhaseLog(keras.callbacks.Callback):
+    """Puts the training phase (1 or 2) in each epoch's logs, hence in ``history.csv``."""
+
+    def __init__(self, phase: int):
+        super().__init__()
+        self.phase = phase
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["phase"] = self.phase
+
+
+def train_two_phases(model, train_data, validation_data, args, optimiser: OptimiserSettings, run_dir, backup_dir,
+                     *, keep_backup: bool, callbacks, **common) -> training.TrainResult:
+    """keras-io's transfer recipe: phase 1 (``--epochs``) trains with the backbone frozen (as
+    ``initialise_and_freeze`` left it); phase 2 (``--fine-tune-epochs``) trains every layer at
+    ``--fine-tune-learning-rate``, batch normalisation kept in inference mode (its statistics fixed: small
+    batches of a new domain would wreck them). Each phase trains (and backs up) in a folder of its own, so a
+    rerun after a kill in phase 2 restores phase 1's final weights without training and resumes phase 2
+    exactly; the run folder's ``history.csv`` then holds both, one row per epoch, a ``phase`` column and
+    epochs numbered on; ``best.keras`` is phase 2's best."""
+    run_dir, backup_dir = pathlib.Path(run_dir), pathlib.Path(backup_dir)
+    first = training.train(model, train_data, validation_data, epochs=args.epochs, run_dir=run_dir / "phase1",
+                           backup_dir=backup_dir / "phase1", optimiser=optimiser, keep_backup=True,
+                           callbacks=[PhaseLog(1), *callbacks], **common)
+    from zoo.weights import layers_with_weights
+
+    for layer in layers_with_weights(model):  # (a preprocessing layer's statistics are not trainable weights)
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+    tuned = replace(optimiser, learning_rate=args.fine_tune_learning_rate, warmup_epochs=0.0).check(
+        args.fine_tune_epochs)
+    model.compile(optimizer=make_optimizer(tuned, steps_per_epoch=common["steps_per_epoch"],
+                                           epochs=args.fine_tune_epochs),
+                  loss=common["loss"], metrics=common["metrics"], steps_per_execution=common["steps_per_execution"])
+    print(f"Fine-tuning: {len(model.trainable_weights)} trainable weights (batch normalisation fixed), "
+          f"at most {args.fine_tune_epochs} epochs at rate {args.fine_tune_learning_rate:g}")
+    second = training.train(model, train_data, validation_data, epochs=args.fine_tune_epochs,
+                            run_dir=run_dir / "phase2", backup_dir=backup_dir / "phase2", optimiser=tuned,
+                            keep_backup=keep_backup, callbacks=[PhaseLog(2), *callbacks], **common)
+    shifted = second.history.assign(epoch=second.history["epoch"] + len(first.history))
+    history = pd.concat([first.history, shifted], ignore_index=True)
+    history.to_csv(run_dir / "history.csv", index=False)
+    if (run_dir / "phase2" / "best.keras").exists():
+        shutil.copyfile(run_dir / "phase2" / "best.keras", run_dir / "best.keras")
+    resumed = second.resumed_from_epoch and len(first.history) + second.resumed_from_epoch
+    return training.TrainResult(history=history, resumed_from_epoch=resumed or first.resumed_from_epoch,
+                                seconds=first.seconds + second.seconds, monitor=second.monitor,
+                                steps_per_epoch=second.steps_per_epoch)
+
+
 def passes_per_epoch(args, examples: int) -> int:
     """Passes over the training examples per epoch that give at least ``args.min_steps`` optimiser steps in all
     (a task with a ``--min-steps`` option; else 1), and say so when that is more than one."""
@@ -286,7 +397,9 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
     if prepared.validation is not None:
         validation_data = data.make_dataset(*prepared.validation, batch_size=max(args.batch_size, 256))
     with strategy.scope():  # variables (model, optimiser) mirrored over the replicas, if several
-        model = model or task.build(args, prepared)
+        if model is None:
+            model = task.build(args, prepared)
+            initialise_and_freeze(model, args, task)
         if replicas > 1:
             distribute.synchronize_batch_norm(model)
         # new_optimizer(beta_1=0.5): the task may change settings of its own (a GAN's papers' betas)
@@ -295,15 +408,20 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
         print(f"Model: {args.model if task.models else model.name} ({model.count_params():,} parameters), "
               f"precision {keras.config.dtype_policy().name}"
               f"{f', {replicas} replicas' if replicas > 1 else ''}; run folder {run_dir}")
-        result = training.train(
-            model, train_data, validation_data, epochs=args.epochs, run_dir=run_dir, backup_dir=backup_dir,
-            loss=task.loss(args), metrics=task.metrics(args), optimiser=optimiser, steps_per_epoch=steps,
+        common = dict(
+            loss=task.loss(args), metrics=task.metrics(args), steps_per_epoch=steps,
             monitor=task.monitor, mode=task.mode, patience=task.patience,
             # Keras' multi-step loop fails under a distribution strategy with a pipeline of unknown
             # length ("You must feed a value for placeholder"): one step per execution there.
             steps_per_execution=task.steps_per_execution if replicas == 1 else 1,
             callbacks=[*callbacks, *task.callbacks(model, prepared, args, run_dir)],
-            tensorboard=args.tensorboard, verbose=args.verbose, keep_backup=keep_backup)
+            tensorboard=args.tensorboard, verbose=args.verbose)
+        if getattr(args, "fine_tune_epochs", 0):
+            result = train_two_phases(model, train_data, validation_data, args, optimiser, run_dir, backup_dir,
+                                      keep_backup=keep_backup, **common)
+        else:
+            result = training.train(model, train_data, validation_data, epochs=args.epochs, run_dir=run_dir,
+                                    backup_dir=backup_dir, optimiser=optimiser, keep_backup=keep_backup, **common)
     if not evaluate:
         return model, result, {}
     model.save(pathlib.Path(run_dir) / "model.keras")  # before the evaluation: the model (best weights restored)
@@ -348,7 +466,7 @@ def run(task: Task, argv=None) -> int:
     training.seed_everything(args.seed, args.deterministic)
     policy = precision.configure_precision(args.precision)
 
-    prepared = task.load(args)
+    prepared = label_budget(args, task.load(args))
     print_data(prepared)
     if getattr(args, "cv", None):
         cross_validate(task, args, prepared, optimiser, folds=args.cv, strategy=strategy)
