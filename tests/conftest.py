@@ -111,6 +111,12 @@ def random_inputs(model, batch=3, seed=0, vocabulary_size=50):
     part = getattr(model, "generator", None) or getattr(model, "encoder", None) or model
     specs = [(t.shape, t.dtype) for t in part.inputs] if hasattr(part, "inputs") else [
         (model.input_shape, "float32")]
+    names = [t.name for t in part.inputs] if hasattr(part, "inputs") else []
+    if names == ["features", "edges"]:  # a graph: ``batch`` nodes, each with an edge to the next (a cycle)
+        nodes = np.arange(batch)
+        edges = np.stack([nodes, np.roll(nodes, -1)], axis=1)
+        return [rng.random((batch, specs[0][0][-1])).astype("float32"),
+                np.concatenate([edges, edges[:, ::-1]]).astype("int32")]
     arrays = []
     for shape, dtype in specs:
         shape = (batch, *(d or 12 for d in shape[1:]))  # None: any length

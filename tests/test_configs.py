@@ -176,6 +176,17 @@ def itransformer_forecaster(draw):
 
 
 @st.composite
+def graph_args(draw):
+    return {"features": draw(ints(1, 12)), "hidden_units": draw(ints(1, 8)), "dropout": draw(dropouts),
+            "l2": draw(st.sampled_from([0.0, 5e-4])), **classifier_args(draw)}
+
+
+@st.composite
+def gat(draw):
+    return {**draw(graph_args()), "heads": draw(ints(1, 3)), "output_heads": draw(ints(1, 2))}
+
+
+@st.composite
 def dense_autoencoder(draw):
     return {"input_shape": draw(st.tuples(ints(1, 32))), "latent_dim": draw(ints(1, 8)),
             "hidden_units": draw(int_lists(1, 16, min_size=0)),
@@ -265,6 +276,9 @@ SPACES = {
     "dcgan": (dcgan(), generated),
     "wgan_gp": (wgan_gp(), generated),
     "perceptron": (perceptron(), lambda kw: (2, 1)),
+    "gcn": (graph_args(), lambda kw: (2, kw["classes"])),  # 2 nodes
+    "gat": (gat(), lambda kw: (2, kw["classes"])),
+    "graphsage": (graph_args(), lambda kw: (2, kw["classes"])),
 }
 
 # Values that are wrong for every argument of a kind.
@@ -331,6 +345,11 @@ KINDS = {
     "dcgan": {**GAN, "dropout": "fraction"},
     "wgan_gp": {**GAN, "critic_steps": "int", "gradient_penalty_weight": "float_or_zero"},
     "perceptron": {"input_shape": "shape", "output": "choice", "learning_rate": "float"},
+    "gcn": {"features": "int", "hidden_units": "int", "dropout": "fraction", "l2": "float_or_zero", **CLASSIFIER},
+    "gat": {"features": "int", "hidden_units": "int", "dropout": "fraction", "l2": "float_or_zero",
+            "heads": "int", "output_heads": "int", **CLASSIFIER},
+    "graphsage": {"features": "int", "hidden_units": "int", "dropout": "fraction", "l2": "float_or_zero",
+                  **CLASSIFIER},
 }
 
 SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -92,6 +92,8 @@ def test_uniform_arguments_and_metadata(name):
         assert model.discriminator.input_shape[1:] == entry.default_input_shape
     elif name == "vae":
         assert model.encoder.input_shape[1:] == entry.default_input_shape
+    elif entry.input_kind == "graph":  # node features, then the edge list
+        assert model.input_shape[0][1:] == entry.default_input_shape and model.input_shape[1][1:] == (2,)
     else:
         assert tuple((part or model).input_shape[1:]) == entry.default_input_shape
 

@@ -36,12 +36,14 @@ TASKS = (
     "forecasting",
     "autoencoder",
     "generative",
+    "node_classification",
 )
 # What a model's first input is: pixels [H, W, C], a feature vector, token ids,
-# a window of a multivariate series [lookback, features], or a latent code.
-INPUT_KINDS = ("image", "vector", "tokens", "window", "latent")
+# a window of a multivariate series [lookback, features], a latent code, or a graph (node features
+# [N, features] and an edge list [E, 2]).
+INPUT_KINDS = ("image", "vector", "tokens", "window", "latent", "graph")
 FAMILIES = ("perceptron", "mlp", "convnet", "resnet", "recurrent", "forecasting", "transformer",
-            "autoencoder", "vae", "gan")
+            "autoencoder", "vae", "gan", "graph")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class Entry:
             return (args["sequence_length"],)
         if self.input_kind == "latent":
             return (args["latent_dim"],)
+        if self.input_kind == "graph":  # per node (the edge list is the second input)
+            return (args["features"],)
         return tuple(args["input_shape"])
 
 
