@@ -29,6 +29,13 @@ def forecast():
     cli_main()
 
 
+def graph():
+    quiet_tensorflow()
+    from applications.graphs.application import cli_main
+
+    cli_main()
+
+
 def compress():
     quiet_tensorflow()
     from applications.compression.application import cli_main

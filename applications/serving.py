@@ -55,11 +55,14 @@ def request_tensors(request: dict, names: list[str]) -> dict:
 def both_formats(tensors: dict) -> dict:
     """The same request as TF Serving's row and columnar bodies."""
     names = list(tensors)
+    columns = {"inputs": {"inputs": {k: v.tolist() for k, v in tensors.items()}}}
+    if len({len(v) for v in tensors.values()}) > 1:  # inputs of different lengths (a graph's): no rows
+        return columns
     if len(names) == 1:
         rows = tensors[names[0]].tolist()
     else:
         rows = [{name: tensors[name][i].tolist() for name in names} for i in range(len(tensors[names[0]]))]
-    return {"instances": {"instances": rows}, "inputs": {"inputs": {k: v.tolist() for k, v in tensors.items()}}}
+    return {"instances": {"instances": rows}, **columns}
 
 
 def shape_matches(actual, expected, batch) -> bool:
@@ -142,7 +145,11 @@ def check_export(path, *, use_cli=True, host="localhost:8501") -> Report:
                             f"{sorted(specs)} ({type(err).__name__}: {str(err)[:200]})")
         return report
     answers = {}
+    # A graph's inputs (nodes, edges) have different lengths: no row format, columns only (its metadata says so).
+    formats = metadata.get("request_formats", ["instances", "inputs"])
     for form, body in both_formats(tensors).items():
+        if form not in formats:
+            continue
         inputs = {name: tf.constant(value, dtype=specs[name].dtype)
                   for name, value in request_tensors(body, list(specs)).items()}
         try:
@@ -152,7 +159,8 @@ def check_export(path, *, use_cli=True, host="localhost:8501") -> Report:
             continue
         report.check(True, f"{form} request runs")
         answers[form] = result
-        batch = len(next(iter(inputs.values())))
+        batch = len(inputs[metadata["batch_input"]] if metadata.get("batch_input") in inputs
+                    else next(iter(inputs.values())))
         for name, shape in outputs.items():
             if name in result:
                 report.check(shape_matches(result[name].shape, shape, batch),
@@ -170,9 +178,9 @@ def check_export(path, *, use_cli=True, host="localhost:8501") -> Report:
         report.check(same, "instances and inputs formats give the same answer")
 
     if use_cli:
-        check_with_saved_model_cli(path, tensors, specs, answers.get("instances"), report)
+        check_with_saved_model_cli(path, tensors, specs, answers.get(formats[0]), report)
     name = metadata.get("model", path.parent.name)
-    body = json.dumps(both_formats(tensors)["instances"])
+    body = json.dumps(both_formats(tensors)[formats[0]])
     models = path.parent if path.is_absolute() else f"$PWD/{path.parent}"  # docker -v takes absolute paths
     print(f"\nTF Serving (docker run -p 8501:8501 -v \"{models}:/models/{name}\" -e MODEL_NAME={name} "
           f"tensorflow/serving):\ncurl -d '{body}' -X POST http://{host}/v1/models/{name}:predict")

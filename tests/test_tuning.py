@@ -249,6 +249,7 @@ def test_chief_and_two_workers_run_every_trial_once_and_survive_a_killed_worker(
     ("sentiment", ["--data", "{data}/imdb/imdb_reviews_2499.csv"]),
     ("forecast", ["--lookback", "32", "--horizon", "4"]),
     ("compression", ["--source", "embedded"]),
+    ("graph", ["--data", "{data}/graphs/cora/cora.npz"]),
 ])
 def test_every_application_can_be_swept(app, args, tmp_path, capsys, shared_data):
     """One default trial per application: its space maps onto its options and the trial trains and reports."""
@@ -262,7 +263,7 @@ def test_every_application_can_be_swept(app, args, tmp_path, capsys, shared_data
     assert table["status"].tolist() == ["COMPLETED"] and table["objective"].notna().all()
 
 
-@pytest.mark.parametrize("app", ["digits", "sentiment", "forecast", "compression"])
+@pytest.mark.parametrize("app", ["digits", "sentiment", "forecast", "compression", "graph"])
 def test_every_models_first_trial_is_the_applications_default_configuration(app):
     """The README promises a sweep starts from the defaults; dlinear's moving average was 13 (not 25),
     gru.units 32 (not 64), conv1d's filters 64 (not 128), mlp.l2 1e-6 (not 0), among others."""

@@ -138,6 +138,25 @@ def forecasting(hp, args) -> dict:
     return values
 
 
+def graph(hp, args) -> dict:
+    def gcn(hp):
+        return {"hidden_units": choice(hp, "gcn.hidden_units", [16, 32, 64], default("gcn", "hidden_units")),
+                "dropout": dropout(hp, "gcn", high=0.7), "l2": l2(hp, "gcn", (1e-4, 5e-4, 1e-3))}
+
+    def gat(hp):
+        return {"heads": choice(hp, "gat.heads", [4, 8], default("gat", "heads")),
+                "hidden_units": choice(hp, "gat.hidden_units", [8, 16], default("gat", "hidden_units")),
+                "dropout": dropout(hp, "gat", high=0.7), "l2": l2(hp, "gat", (1e-4, 5e-4, 1e-3))}
+
+    def graphsage(hp):
+        return {"hidden_units": choice(hp, "graphsage.hidden_units", [16, 32, 64],
+                                       default("graphsage", "hidden_units")),
+                "dropout": dropout(hp, "graphsage", high=0.7)}
+
+    return {**model_choice(hp, {"gcn": gcn, "gat": gat, "graphsage": graphsage}, args.model),
+            **common(hp, args, learning_rates=(1e-3, 5e-2), batch_sizes=(1,))}
+
+
 def compression(hp, args) -> dict:
     def conv(hp):
         width = choice(hp, "conv_autoencoder.width", [16, 32, 64], default("conv_autoencoder", "filters", 0))
@@ -163,4 +182,5 @@ SPACES = {
     "sentiment": ("applications.sentiment", "Sentiment", sentiment, "val_accuracy"),
     "forecast": ("applications.forecasting", "Forecasting", forecasting, "val_loss"),
     "compression": ("applications.compression", "Compression", compression, "val_loss"),
+    "graph": ("applications.graphs.application", "Graphs", graph, "val_loss"),
 }

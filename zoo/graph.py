@@ -181,12 +181,14 @@ def _top(x, classifier_activation):
 
 
 @register(task="node_classification", input_kind="graph")
-def gcn(features=1433, classes=7, hidden_units=16, dropout=0.5, l2=5e-4, classifier_activation="softmax",
+def gcn(features=1433, classes=7, hidden_units=16, dropout=0.5, l2=2.5e-4, classifier_activation="softmax",
         name="gcn"):
     """GCN (Kipf & Welling, 2017): two graph convolutions; features [N, F] + edges [E, 2] -> [N, classes].
 
     The defaults are the paper's for Cora: 16 hidden units, ReLU, dropout 0.5
-    before each convolution, L2 ``l2`` on the first convolution's kernel.
+    before each convolution, L2 on the first convolution's kernel (Keras'
+    ``L2(l2)`` adds ``l2 * sum(w ** 2)``; the paper's 5e-4 multiplies
+    ``tf.nn.l2_loss``, half that sum: hence 2.5e-4).
     """
     _check(features, classes, classifier_activation, hidden_units, dropout, l2)
     x_in, edges = inputs = _inputs(features)
@@ -198,13 +200,14 @@ def gcn(features=1433, classes=7, hidden_units=16, dropout=0.5, l2=5e-4, classif
 
 
 @register(task="node_classification", input_kind="graph")
-def gat(features=1433, classes=7, hidden_units=8, heads=8, output_heads=1, dropout=0.6, l2=5e-4,
+def gat(features=1433, classes=7, hidden_units=8, heads=8, output_heads=1, dropout=0.6, l2=2.5e-4,
         classifier_activation="softmax", name="gat"):
     """GAT (Velickovic et al., 2018): attention heads, concatenated, ELU; an averaged output layer.
 
     The defaults are the paper's for Cora: 8 heads of 8 units, dropout 0.6 on
-    each layer's input and on the attention coefficients, L2 on the kernels,
-    one output head.
+    each layer's input and on the attention coefficients, L2 on the kernels
+    (2.5e-4 in Keras' terms: the paper's 5e-4 on half the squared sum), one
+    output head.
     """
     _check(features, classes, classifier_activation, hidden_units, dropout, l2)
     _checks.positive_int("heads", heads)
@@ -220,7 +223,7 @@ def gat(features=1433, classes=7, hidden_units=8, heads=8, output_heads=1, dropo
 
 
 @register(task="node_classification", input_kind="graph")
-def graphsage(features=1433, classes=7, hidden_units=16, dropout=0.5, l2=5e-4, classifier_activation="softmax",
+def graphsage(features=1433, classes=7, hidden_units=16, dropout=0.5, l2=2.5e-4, classifier_activation="softmax",
               name="graphsage"):
     """GraphSAGE (Hamilton et al., 2017), mean aggregator: features [N, F] + edges [E, 2] -> [N, classes]."""
     _check(features, classes, classifier_activation, hidden_units, dropout, l2)

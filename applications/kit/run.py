@@ -124,6 +124,11 @@ class Task:
         """Test metrics (and the task's own plots in ``run_dir``)."""
         return {}
 
+    def datasets(self, args, prepared: Prepared):
+        """``(training, validation)`` tf.data datasets of whole batches for a task whose examples are not rows of
+        arrays (a graph: the whole graph is one batch), or None: the kit batches ``prepared.train`` itself."""
+        return None
+
     def serving(self, model, prepared: Prepared, args) -> Serving | list[Serving]:
         """The exported signature (several: one SavedModel each, e.g. an encoder and a decoder)."""
         raise errors.UsageError(f"{self.name} cannot export yet")
@@ -390,12 +395,17 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
     # Without the last partial batch where there are several replicas: several workers must take as
     # many steps each, and a replica whose slice of a short batch is empty fails in oneDNN's fused
     # convolutions on a CPU (TensorFlow 2.21: "input depth must be evenly divisible by filter depth").
-    train_data = data.TrainingPipeline(x_train, y_train, batch_size=args.batch_size, seed=args.seed,
-                                       drop_remainder=replicas > 1, passes=passes_per_epoch(args, len(x_train)))
-    steps = train_data.steps_per_epoch
-    validation_data = None
-    if prepared.validation is not None:
-        validation_data = data.make_dataset(*prepared.validation, batch_size=max(args.batch_size, 256))
+    own = task.datasets(args, prepared)
+    if own is not None:
+        train_data, validation_data = own
+        steps = int(train_data.cardinality())
+    else:
+        train_data = data.TrainingPipeline(x_train, y_train, batch_size=args.batch_size, seed=args.seed,
+                                           drop_remainder=replicas > 1, passes=passes_per_epoch(args, len(x_train)))
+        steps = train_data.steps_per_epoch
+        validation_data = None
+        if prepared.validation is not None:
+            validation_data = data.make_dataset(*prepared.validation, batch_size=max(args.batch_size, 256))
     with strategy.scope():  # variables (model, optimiser) mirrored over the replicas, if several
         if model is None:
             model = task.build(args, prepared)
@@ -444,7 +454,9 @@ def print_data(prepared: Prepared, extra: str = "") -> None:
 
 def _fingerprint(prepared: Prepared) -> str:
     x_train, y_train = prepared.train
-    return data.fingerprint(x_train, y_train, *(prepared.validation or ()))
+    # (a task whose training rows point into other arrays, as a graph's node ids, adds them: fingerprint_arrays)
+    return data.fingerprint(x_train, y_train, *(prepared.validation or ()),
+                            *getattr(prepared, "fingerprint_arrays", ()))
 
 
 def run(task: Task, argv=None) -> int:
