@@ -31,7 +31,8 @@ def test_a_models_name_the_application_does_not_offer_is_refused_first(module, c
 @pytest.mark.parametrize("module, option", [("digits", "--pairs"), ("zoo", "--vae-epochs"), ("forecasting", "--epochs"),
                                             ("sentiment", "--epochs"), ("compression", "--epochs"),
                                             ("generation", "--epochs"), ("images", "--pairs"),
-                                            ("pipeline", "--steps"), ("transfer", "--seeds")])
+                                            ("pipeline", "--steps"), ("transfer", "--seeds"),
+                                            ("graphs", "--seeds")])
 def test_benchmark_counts_must_be_positive(module, option, capsys):
     import importlib
 
@@ -41,7 +42,8 @@ def test_benchmark_counts_must_be_positive(module, option, capsys):
     assert f"argument {option}: must be 1 or more, got 0" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("module", ["compression", "digits", "forecasting", "generation", "images", "pipeline",
+@pytest.mark.parametrize("module", ["compression", "digits", "forecasting", "generation", "graphs", "images",
+                                    "pipeline",
                                     "sentiment", "serving", "transfer", "tuning", "zoo"])
 def test_benchmark_help_prints_usage_without_running_it(module, capsys):
     """The tuning and serving benchmarks had no options: --help started a sweep of several minutes."""
