@@ -36,6 +36,13 @@ def graph():
     cli_main()
 
 
+def study():
+    quiet_tensorflow()
+    from applications.studies.application import cli_main
+
+    cli_main()
+
+
 def compress():
     quiet_tensorflow()
     from applications.compression.application import cli_main

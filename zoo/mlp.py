@@ -15,7 +15,10 @@ from zoo.layers import classifier_top, regularizer
 from zoo.registry import register
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "linear")
-INITIALIZERS = {"glorot": "glorot_uniform", "he": "he_normal"}
+# zeros: every unit of a layer starts (and, by symmetry, stays) the same; normal: N(0, 1), far too large for wide
+# layers; glorot suits tanh and sigmoid, he suits ReLU (the course's initialisation lecture).
+INITIALIZERS = {"glorot": "glorot_uniform", "he": "he_normal", "zeros": "zeros",
+                "normal": {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 1.0}}}
 BATCH_NORM = (None, "before", "after")
 
 
