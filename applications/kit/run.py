@@ -169,6 +169,12 @@ def parse_args(task: Task, argv=None, prog=None):
         parser.add_argument("--labels-per-class", type=cli.positive_int, metavar="N",
                             help="train on N labelled examples of each class: a stratified subset of the training "
                                  "split drawn with --seed (validation and test stay whole)")
+        parser.add_argument("--ensemble", type=cli.positive_int, metavar="N",
+                            help="train N members and average their probabilities (reported each and together; "
+                                 "one export)")
+        parser.add_argument("--ensemble-kind", choices=("seeds", "bagging"), default="seeds",
+                            help="seeds: member i trains with --seed + i on the same data; bagging: also on a "
+                                 "bootstrap sample of the training split (default: seeds)")
     cli.add_common_options(parser, task.name, **task.defaults)
     args = parser.parse_args(argv)
     if getattr(args, "cv", None) and args.export:
@@ -357,6 +363,74 @@ def train_two_phases(model, train_data, validation_data, args, optimiser: Optimi
                                 steps_per_epoch=second.steps_per_epoch)
 
 
+def fit_ensemble(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_dir, backup_dir, *,
+                 strategy=None):
+    """``--ensemble N``: N members, each a whole run of ``fit`` in ``member_<i>/`` (resumable on its own:
+    a rerun skips the members whose folder is complete), then one model averaging their probabilities,
+    evaluated and exported as the run's model. Member i trains with ``--seed + i``; with ``--ensemble-kind
+    bagging`` on a bootstrap sample of the training split too. ``(model, TrainResult, metrics)``:
+    the history is every member's, with a ``member`` column; the metrics the ensemble's, with each member's
+    test metrics and their mean under ``members``."""
+    run_dir, backup_dir = pathlib.Path(run_dir), pathlib.Path(backup_dir)
+    members, histories, seconds, reports = [], [], 0.0, []
+    for i in range(args.ensemble):
+        member_args = replace_args(args, seed=args.seed + i, ensemble=None)
+        member_data = prepared
+        if args.ensemble_kind == "bagging":
+            x, y = prepared.train
+            picks = np.random.default_rng(args.seed + i).integers(0, len(y), len(y))
+            member_data = replace(prepared, train=(x[picks], y[picks]))
+        member_dir = run_dir / f"member_{i + 1}"
+        done = member_dir / "member.json"
+        training.seed_everything(member_args.seed, args.deterministic)
+        if done.exists():  # trained in an earlier run of this command
+            model = load_model_safely(member_dir / "model.keras", "--ensemble")
+            result = training.TrainResult(history=pd.read_csv(member_dir / "history.csv"), resumed_from_epoch=0,
+                                          seconds=0.0, monitor="", steps_per_epoch=0)
+            report = json.loads(done.read_text())
+            print(f"Ensemble member {i + 1} of {args.ensemble}: trained in an earlier run, loaded from {member_dir}")
+        else:
+            print(f"Ensemble member {i + 1} of {args.ensemble} (seed {member_args.seed}"
+                  f"{', a bootstrap sample' if args.ensemble_kind == 'bagging' else ''})")
+            model, result, report = fit(task, member_args, member_data, optimiser, member_dir,
+                                        backup_dir / f"member_{i + 1}", strategy=strategy, keep_backup=True)
+            report = {k: v for k, v in report.items() if k.startswith("test_") and isinstance(v, float)}
+            reporting.write_json(done, report)
+            shutil.rmtree(backup_dir / f"member_{i + 1}", ignore_errors=True)
+        members.append(model)
+        histories.append(result.history.assign(member=i + 1))
+        seconds += result.seconds
+        reports.append(report)
+    inputs = [keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name) for t in members[0].inputs]
+    inputs = inputs[0] if len(inputs) == 1 else inputs
+    for i, member in enumerate(members):  # unique names inside the ensemble
+        member.name = f"member_{i + 1}"
+    outputs = keras.layers.Average(name="average", dtype="float32")([member(inputs) for member in members])
+    ensemble = keras.Model(inputs, outputs, name=f"{task.name}_ensemble_of_{args.ensemble}")
+    ensemble.save(run_dir / "model.keras")
+    metrics = task.evaluate(ensemble, prepared, args, run_dir)
+    keys = [k for k in reports[0] if k in metrics]
+    metrics["members"] = {"kind": args.ensemble_kind, "each": reports,
+                          "mean": {k: float(np.mean([r[k] for r in reports])) for k in keys}}
+    for k in keys:
+        print(f"  {k}: ensemble {metrics[k]:.4f}, members {', '.join(f'{r[k]:.4f}' for r in reports)} "
+              f"(mean {metrics['members']['mean'][k]:.4f})")
+    history = pd.concat(histories, ignore_index=True)
+    history.to_csv(run_dir / "history.csv", index=False)
+    return ensemble, training.TrainResult(history=history, resumed_from_epoch=0, seconds=seconds, monitor="",
+                                          steps_per_epoch=0), metrics
+
+
+def replace_args(args, **changes):
+    """A copy of the parsed options with ``changes``."""
+    import copy
+
+    copied = copy.copy(args)
+    for key, value in changes.items():
+        setattr(copied, key, value)
+    return copied
+
+
 def passes_per_epoch(args, examples: int) -> int:
     """Passes over the training examples per epoch that give at least ``args.min_steps`` optimiser steps in all
     (a task with a ``--min-steps`` option; else 1), and say so when that is more than one."""
@@ -485,8 +559,12 @@ def run(task: Task, argv=None) -> int:
         return 0
     run_dir, backup_dir = run_folders(args, task, _fingerprint(prepared))
     try:
-        model, result, metrics = fit(task, args, prepared, optimiser, run_dir, backup_dir, strategy=strategy,
-                                     keep_backup=True)
+        if getattr(args, "ensemble", None) and args.ensemble > 1:
+            model, result, metrics = fit_ensemble(task, args, prepared, optimiser, run_dir, backup_dir,
+                                                  strategy=strategy)
+        else:
+            model, result, metrics = fit(task, args, prepared, optimiser, run_dir, backup_dir, strategy=strategy,
+                                         keep_backup=True)
     except errors.USER_ERRORS:
         if not (run_dir / "history.csv").exists():  # refused before its first epoch (a builder's argument):
             shutil.rmtree(run_dir, ignore_errors=True)  # leave no empty run folder, no backup key to resume
@@ -513,9 +591,10 @@ def run(task: Task, argv=None) -> int:
     })
     reporting.write_json(run_dir / "metrics.json", metrics)
     reporting.plot_learning_curves(result.history, run_dir / "learning_curves.png")
-    steps_run, rates = learning_rate_per_step(model.optimizer, result.history, result.steps_per_epoch, optimiser,
-                                              steps_per_execution=model.steps_per_execution)
-    reporting.plot_learning_rate(steps_run, rates, result.steps_per_epoch, run_dir / "learning_rate.png")
+    if getattr(model, "optimizer", None) is not None or getattr(model, "compiled", False):  # (an ensemble: none)
+        steps_run, rates = learning_rate_per_step(model.optimizer, result.history, result.steps_per_epoch,
+                                                  optimiser, steps_per_execution=model.steps_per_execution)
+        reporting.plot_learning_rate(steps_run, rates, result.steps_per_epoch, run_dir / "learning_rate.png")
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                         if k.startswith("test_") and isinstance(v, float))
     print(f"Test: {summary or 'no test metrics'} ({len(result.history)} epochs, "
