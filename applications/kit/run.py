@@ -582,7 +582,9 @@ def run(task: Task, argv=None) -> int:
         "precision_policy": policy,
         "epochs_run": len(result.history),
         # (None for a model that holds its own optimisers, as a GAN)
-        "optimiser_steps": int(model.optimizer.iterations) if getattr(model, "optimizer", None) else None,
+        # (int(keras.ops.convert_to_numpy(...)): under a distribution strategy the count is a MirroredVariable)
+        "optimiser_steps": int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        if getattr(model, "optimizer", None) else None,
         "resumed_from_epoch": result.resumed_from_epoch,
         "monitor": result.monitor,
         "train_seconds": round(result.seconds, 2),
