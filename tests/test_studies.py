@@ -69,3 +69,21 @@ def test_zero_initialisation_leaves_the_units_of_a_layer_identical_after_trainin
     glorot = zoo.build("mlp", input_shape=(64,), classes=10, depth=2, width=16, activation="tanh")
     kernel = np.asarray(glorot.get_layer("dense_2").kernel)
     assert not np.allclose(kernel, kernel[:, :1])
+
+
+def test_momentum_speeds_sgd_up_and_nesterov_ends_nearest_rosenbrocks_minimum():
+    """Measured over 20 epochs: SGD never reached a training loss of 0.1, momentum in 6 epochs; after 5 epochs
+    (checked here) momentum's loss is well under SGD's. On Rosenbrock after 300 steps: SGD 5.05, momentum
+    0.034, Nesterov 0.011."""
+    from applications.studies.application import OPTIMISERS, digits_split, rosenbrock_path
+
+    x, y, _, _ = digits_split(0)
+    losses = {}
+    for name in ("SGD", "momentum"):
+        keras.utils.set_random_seed(0)
+        model = zoo.build("mlp", input_shape=(64,), classes=10, depth=2, width=64)
+        model.compile(optimizer=OPTIMISERS[name](0.05), loss="sparse_categorical_crossentropy")
+        losses[name] = model.fit(x, y, epochs=5, batch_size=64, verbose=0).history["loss"][-1]
+    assert losses["momentum"] < 0.5 * losses["SGD"]
+    finals = {name: rosenbrock_path(lambda: OPTIMISERS[name](1e-3))[1] for name in ("SGD", "momentum", "Nesterov")}
+    assert finals["Nesterov"] < finals["momentum"] < finals["SGD"]

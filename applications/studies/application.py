@@ -239,6 +239,84 @@ def initialisation_study(args, run_dir):
     return table, ["initialisation.png"], answer, setting, measures
 
 
+# ------------------------------------------------------------------ optimisers
+
+OPTIMISERS = {
+    "SGD": lambda rate: keras.optimizers.SGD(rate),
+    "momentum": lambda rate: keras.optimizers.SGD(rate, momentum=0.9),
+    "Nesterov": lambda rate: keras.optimizers.SGD(rate, momentum=0.9, nesterov=True),
+    "RMSProp": lambda rate: keras.optimizers.RMSprop(rate),
+    "Adam": lambda rate: keras.optimizers.Adam(rate),
+    "AdamW": lambda rate: keras.optimizers.AdamW(rate, weight_decay=1e-2),
+}
+RATES = {"SGD": 0.05, "momentum": 0.05, "Nesterov": 0.05, "RMSProp": 1e-3, "Adam": 1e-3, "AdamW": 1e-3}
+
+
+def rosenbrock_path(make, steps=300):
+    """The optimiser's steps on Rosenbrock's function from (-1.5, 2): a 2-D variable and ``apply_gradients``
+    (no model to ``fit`` here); the path and the final value."""
+    import tensorflow as tf
+
+    point = tf.Variable([-1.5, 2.0])
+    optimizer = make()
+    path = [point.numpy().copy()]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = (1 - point[0]) ** 2 + 100 * (point[1] - point[0] ** 2) ** 2
+        optimizer.apply_gradients([(tape.gradient(value, point), point)])
+        path.append(point.numpy().copy())
+    path = np.array(path)
+    return path, float((1 - path[-1, 0]) ** 2 + 100 * (path[-1, 1] - path[-1, 0] ** 2) ** 2)
+
+
+@study("optimisers", "How do SGD, momentum, Nesterov, RMSProp, Adam and AdamW compare on the same model and data?")
+def optimisers_study(args, run_dir):
+    import matplotlib.pyplot as plt
+
+    x_train, y_train, x_test, y_test = digits_split(args.seed)
+    rows, paths = [], {}
+    for name, make in OPTIMISERS.items():
+        keras.utils.set_random_seed(args.seed)
+        model = zoo.build("mlp", input_shape=(64,), classes=10, depth=2, width=64)
+        model.compile(optimizer=make(RATES[name]), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=args.epochs, batch_size=64,
+                            verbose=0)
+        path_rate = 1e-3 if name in ("SGD", "momentum", "Nesterov") else 0.05
+        paths[name], final = rosenbrock_path(lambda: make(path_rate))
+        for epoch, (loss, accuracy) in enumerate(zip(history.history["loss"], history.history["val_accuracy"]), 1):
+            rows.append({"optimiser": name, "rate": RATES[name], "epoch": epoch, "train_loss": loss,
+                         "test_accuracy": accuracy, "rosenbrock_final_value": final})
+    table = pd.DataFrame(rows)
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, group in table.groupby("optimiser", sort=False):
+        axes[0].semilogy(group["epoch"], group["train_loss"], label=f"{name} ({RATES[name]:g})")
+    axes[0].set(xlabel="epoch", ylabel="training loss", title="The same MLP, data and seed")
+    axes[0].legend(fontsize=8)
+    grid_x, grid_y = np.meshgrid(np.linspace(-2, 2, 300), np.linspace(-1, 3, 300))
+    axes[1].contour(grid_x, grid_y, (1 - grid_x) ** 2 + 100 * (grid_y - grid_x ** 2) ** 2,
+                    levels=np.logspace(-1, 3.5, 15), cmap="Greys", linewidths=0.6)
+    for name, path in paths.items():
+        axes[1].plot(path[:, 0], path[:, 1], label=name, linewidth=1.2)
+    axes[1].plot([1], [1], "k*", markersize=10)
+    axes[1].set(xlim=(-2, 2), ylim=(-1, 3), title="300 steps on Rosenbrock's function from (-1.5, 2)")
+    axes[1].legend(fontsize=8)
+    reporting.save_figure(figure, run_dir / "optimisers.png")
+    last = table.groupby("optimiser", sort=False).last()
+    first_below = {name: next((int(e) for e, loss in zip(g["epoch"], g["train_loss"]) if loss < 0.1), None)
+                   for name, g in table.groupby("optimiser", sort=False)}
+    answer = ("Epochs to a training loss below 0.1: " + ", ".join(
+        f"{name} {first_below[name] if first_below[name] else 'never'}" for name in OPTIMISERS) +
+        ". Final test accuracy: " + ", ".join(f"{name} {last.loc[name, 'test_accuracy']:.3f}" for name in OPTIMISERS)
+        + ". On Rosenbrock, after 300 steps the value left is " + ", ".join(
+        f"{name} {last.loc[name, 'rosenbrock_final_value']:.3g}" for name in OPTIMISERS) + ".")
+    setting = (f"The zoo's `mlp` (2 hidden layers of 64, ReLU, He), the 8x8 digits, batch 64, {args.epochs} epochs, "
+               "rates 0.05 for the SGD family and 1e-3 for the adaptive ones (AdamW: weight decay 1e-2); on "
+               "Rosenbrock rates 1e-3 (SGD family) and 0.05 (adaptive).")
+    measures = {f"epochs_to_loss_0.1_{k}": v for k, v in first_below.items()}
+    measures.update({f"rosenbrock_{k}": float(last.loc[k, "rosenbrock_final_value"]) for k in OPTIMISERS})
+    return table, ["optimisers.png"], answer, setting, measures
+
+
 # ----------------------------------------------------------------------- main
 
 def write_report(run_dir: pathlib.Path, study_: Study, setting: str, figures: list[str], answer: str) -> None:
