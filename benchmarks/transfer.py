@@ -7,8 +7,9 @@
 The source: ``convnet`` trained on full MNIST (``../shared/data/mnist_full``,
 the official split) once, ``--pretrain-epochs`` epochs. The targets:
 
-- ``digits8``: scikit-learn's 1,797 8x8 digits, scaled to 0-255 and resized
-  to 28x28 (a near target: the same classes, another hand and scanner);
+- ``digits8``: scikit-learn's 1,797 8x8 digits, scaled to 0-255, resized
+  to 20x20 and centred in 28x28 as MNIST's digits are (a near target: the
+  same classes, another hand and scanner, far fewer pixels);
   a fixed stratified 80/20 split;
 - ``kmnist``: the 10,000 Kuzushiji characters of ``../shared/data/kmnist``
   (a far target: other classes, the same format); a fixed stratified 80/20 split;
@@ -83,8 +84,10 @@ def target_data(name: str, work: pathlib.Path) -> pathlib.Path:
 
     x, y = load_digits(return_X_y=True)
     images = x.reshape(-1, 8, 8, 1) * (255 / 16)
-    resized = tf.image.resize(images, (28, 28), method="bilinear").numpy()[..., 0]
-    return split_npz(work / "digits8.npz", np.clip(np.round(resized), 0, 255).astype("uint8"), y)
+    # In MNIST's format: the digit scaled into a 20x20 box, centred in 28x28 (4 blank pixels each side).
+    resized = tf.image.resize(images, (20, 20), method="bilinear").numpy()[..., 0]
+    framed = np.pad(resized, ((0, 0), (4, 4), (4, 4)))
+    return split_npz(work / "digits8.npz", np.clip(np.round(framed), 0, 255).astype("uint8"), y)
 
 
 def digits_run(argv: list[str], output: pathlib.Path) -> dict:

@@ -43,6 +43,20 @@ class _GraphLayer(layers.Layer):
     def output_width(self) -> int:
         return self.units
 
+    def kernel_weight(self, rows: int, columns: int, name: str = "kernel"):
+        return self.add_weight(shape=(rows, columns), initializer="glorot_uniform",
+                               regularizer=self.kernel_regularizer, name=name)
+
+    def bias_weight(self):
+        return self.add_weight(shape=(self.output_width(),), initializer="zeros", name="bias") if self.use_bias \
+            else None
+
+    def finish(self, out):
+        """``activation(out + bias)``."""
+        if self.bias is not None:
+            out = out + ops.cast(self.bias, out.dtype)
+        return self.activation(out)
+
     def get_config(self):
         return {**super().get_config(), "units": self.units,
                 "activation": keras.activations.serialize(self.activation), "use_bias": self.use_bias,
@@ -58,10 +72,8 @@ class GCNConv(_GraphLayer):
     """
 
     def build(self, input_shapes):
-        features = input_shapes[0][-1]
-        self.kernel = self.add_weight(shape=(features, self.units), initializer="glorot_uniform",
-                                      regularizer=self.kernel_regularizer, name="kernel")
-        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias") if self.use_bias else None
+        self.kernel = self.kernel_weight(input_shapes[0][-1], self.units)
+        self.bias = self.bias_weight()
 
     def call(self, inputs):
         x, edges = inputs
@@ -70,10 +82,7 @@ class GCNConv(_GraphLayer):
         degree = ops.segment_sum(ops.ones_like(target, dtype=x.dtype), target, num_segments=nodes)
         norm = ops.take(ops.rsqrt(degree), source) * ops.take(ops.rsqrt(degree), target)
         h = ops.matmul(x, ops.cast(self.kernel, x.dtype))
-        out = ops.segment_sum(ops.take(h, source, axis=0) * norm[:, None], target, num_segments=nodes)
-        if self.bias is not None:
-            out = out + ops.cast(self.bias, x.dtype)
-        return self.activation(out)
+        return self.finish(ops.segment_sum(ops.take(h, source, axis=0) * norm[:, None], target, num_segments=nodes))
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -94,15 +103,12 @@ class GATConv(_GraphLayer):
         return self.units * self.heads if self.concat else self.units
 
     def build(self, input_shapes):
-        features = input_shapes[0][-1]
-        self.kernel = self.add_weight(shape=(features, self.heads * self.units), initializer="glorot_uniform",
-                                      regularizer=self.kernel_regularizer, name="kernel")
+        self.kernel = self.kernel_weight(input_shapes[0][-1], self.heads * self.units)
         self.attention_source = self.add_weight(shape=(self.heads, self.units), initializer="glorot_uniform",
                                                 name="attention_source")
         self.attention_target = self.add_weight(shape=(self.heads, self.units), initializer="glorot_uniform",
                                                 name="attention_target")
-        self.bias = (self.add_weight(shape=(self.output_width(),), initializer="zeros", name="bias")
-                     if self.use_bias else None)
+        self.bias = self.bias_weight()
 
     def attention(self, x, edges, training=None):
         """``(h [N, heads, units], source, target, alpha [E + N, heads])``: the coefficients of every edge."""
@@ -123,10 +129,7 @@ class GATConv(_GraphLayer):
         x, edges = inputs
         h, source, target, alpha = self.attention(x, edges, training)
         out = ops.segment_sum(ops.take(h, source, axis=0) * alpha[..., None], target, num_segments=ops.shape(x)[0])
-        out = ops.reshape(out, (-1, self.heads * self.units)) if self.concat else ops.mean(out, axis=1)
-        if self.bias is not None:
-            out = out + ops.cast(self.bias, out.dtype)
-        return self.activation(out)
+        return self.finish(ops.reshape(out, (-1, self.heads * self.units)) if self.concat else ops.mean(out, axis=1))
 
     def get_config(self):
         return {**super().get_config(), "heads": self.heads, "concat": self.concat,
@@ -141,12 +144,9 @@ class SAGEConv(_GraphLayer):
     """
 
     def build(self, input_shapes):
-        features = input_shapes[0][-1]
-        self.kernel = self.add_weight(shape=(features, self.units), initializer="glorot_uniform",
-                                      regularizer=self.kernel_regularizer, name="kernel")
-        self.neighbour_kernel = self.add_weight(shape=(features, self.units), initializer="glorot_uniform",
-                                                regularizer=self.kernel_regularizer, name="neighbour_kernel")
-        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias") if self.use_bias else None
+        self.kernel = self.kernel_weight(input_shapes[0][-1], self.units)
+        self.neighbour_kernel = self.kernel_weight(input_shapes[0][-1], self.units, name="neighbour_kernel")
+        self.bias = self.bias_weight()
 
     def call(self, inputs):
         x, edges = inputs
@@ -156,11 +156,8 @@ class SAGEConv(_GraphLayer):
         total = ops.segment_sum(ops.take(x, source, axis=0), target, num_segments=nodes)
         count = ops.segment_sum(ops.ones_like(target, dtype=x.dtype), target, num_segments=nodes)
         mean = total / ops.maximum(count, 1.0)[:, None]
-        out = ops.matmul(x, ops.cast(self.kernel, x.dtype)) + ops.matmul(mean, ops.cast(self.neighbour_kernel,
-                                                                                        x.dtype))
-        if self.bias is not None:
-            out = out + ops.cast(self.bias, x.dtype)
-        return self.activation(out)
+        return self.finish(ops.matmul(x, ops.cast(self.kernel, x.dtype))
+                           + ops.matmul(mean, ops.cast(self.neighbour_kernel, x.dtype)))
 
 
 def _check(features, classes, classifier_activation, hidden_units, dropout, l2):
