@@ -87,3 +87,16 @@ def test_momentum_speeds_sgd_up_and_nesterov_ends_nearest_rosenbrocks_minimum():
     assert losses["momentum"] < 0.5 * losses["SGD"]
     finals = {name: rosenbrock_path(lambda: OPTIMISERS[name](1e-3))[1] for name in ("SGD", "momentum", "Nesterov")}
     assert finals["Nesterov"] < finals["momentum"] < finals["SGD"]
+
+
+def test_an_ensemble_is_at_least_as_accurate_as_its_mean_member(tmp_path):
+    """Measured with 5 members of 20 epochs: seeds 0.936 against 0.929, bagging 0.927 against 0.915."""
+    import argparse
+
+    from applications.studies.application import ensembles_study
+
+    args = argparse.Namespace(seed=0, members=3, epochs=10)
+    table, figures, answer, setting, measures = ensembles_study(args, tmp_path)
+    for kind in ("seeds", "bagging"):
+        assert measures[f"ensemble_{kind}"] >= measures[f"mean_member_{kind}"]
+    assert (tmp_path / "ensembles.png").exists() and "k-nearest neighbours scores" in answer
