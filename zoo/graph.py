@@ -173,8 +173,15 @@ def _inputs(features):
             keras.Input(shape=(2,), dtype="int32", name="edges"))
 
 
-def _top(x, classifier_activation):
-    return layers.Activation(classifier_activation or "linear", dtype="float32", name="predictions")(x)
+def _two_layers(features, first, second, dropout, classifier_activation, name):
+    """The shape all three share: dropout -> ``first`` -> dropout -> ``second`` -> the float32 activation."""
+    x_in, edges = inputs = _inputs(features)
+    x = layers.Dropout(dropout, name="input_dropout")(x_in)
+    x = first([x, edges])
+    x = layers.Dropout(dropout, name="hidden_dropout")(x)
+    x = second([x, edges])
+    outputs = layers.Activation(classifier_activation or "linear", dtype="float32", name="predictions")(x)
+    return keras.Model(list(inputs), outputs, name=name)
 
 
 @register(task="node_classification", input_kind="graph")
@@ -188,12 +195,9 @@ def gcn(features=1433, classes=7, hidden_units=16, dropout=0.5, l2=2.5e-4, class
     ``tf.nn.l2_loss``, half that sum: hence 2.5e-4).
     """
     _check(features, classes, classifier_activation, hidden_units, dropout, l2)
-    x_in, edges = inputs = _inputs(features)
-    x = layers.Dropout(dropout, name="input_dropout")(x_in)
-    x = GCNConv(hidden_units, activation="relu", kernel_regularizer=regularizer(0.0, l2), name="gcn_1")([x, edges])
-    x = layers.Dropout(dropout, name="hidden_dropout")(x)
-    x = GCNConv(classes, name="gcn_2")([x, edges])
-    return keras.Model(list(inputs), _top(x, classifier_activation), name=name)
+    return _two_layers(features,
+                       GCNConv(hidden_units, activation="relu", kernel_regularizer=regularizer(0.0, l2), name="gcn_1"),
+                       GCNConv(classes, name="gcn_2"), dropout, classifier_activation, name)
 
 
 @register(task="node_classification", input_kind="graph")
@@ -209,14 +213,12 @@ def gat(features=1433, classes=7, hidden_units=8, heads=8, output_heads=1, dropo
     _check(features, classes, classifier_activation, hidden_units, dropout, l2)
     _checks.positive_int("heads", heads)
     _checks.positive_int("output_heads", output_heads)
-    x_in, edges = inputs = _inputs(features)
-    x = layers.Dropout(dropout, name="input_dropout")(x_in)
-    x = GATConv(hidden_units, heads=heads, concat=True, attention_dropout=dropout, activation="elu",
-                kernel_regularizer=regularizer(0.0, l2), name="gat_1")([x, edges])
-    x = layers.Dropout(dropout, name="hidden_dropout")(x)
-    x = GATConv(classes, heads=output_heads, concat=False, attention_dropout=dropout,
-                kernel_regularizer=regularizer(0.0, l2), name="gat_2")([x, edges])
-    return keras.Model(list(inputs), _top(x, classifier_activation), name=name)
+    return _two_layers(features,
+                       GATConv(hidden_units, heads=heads, concat=True, attention_dropout=dropout, activation="elu",
+                               kernel_regularizer=regularizer(0.0, l2), name="gat_1"),
+                       GATConv(classes, heads=output_heads, concat=False, attention_dropout=dropout,
+                               kernel_regularizer=regularizer(0.0, l2), name="gat_2"),
+                       dropout, classifier_activation, name)
 
 
 @register(task="node_classification", input_kind="graph")
@@ -224,9 +226,7 @@ def graphsage(features=1433, classes=7, hidden_units=16, dropout=0.5, l2=2.5e-4,
               name="graphsage"):
     """GraphSAGE (Hamilton et al., 2017), mean aggregator: features [N, F] + edges [E, 2] -> [N, classes]."""
     _check(features, classes, classifier_activation, hidden_units, dropout, l2)
-    x_in, edges = inputs = _inputs(features)
-    x = layers.Dropout(dropout, name="input_dropout")(x_in)
-    x = SAGEConv(hidden_units, activation="relu", kernel_regularizer=regularizer(0.0, l2), name="sage_1")([x, edges])
-    x = layers.Dropout(dropout, name="hidden_dropout")(x)
-    x = SAGEConv(classes, name="sage_2")([x, edges])
-    return keras.Model(list(inputs), _top(x, classifier_activation), name=name)
+    return _two_layers(features,
+                       SAGEConv(hidden_units, activation="relu", kernel_regularizer=regularizer(0.0, l2),
+                                name="sage_1"),
+                       SAGEConv(classes, name="sage_2"), dropout, classifier_activation, name)
