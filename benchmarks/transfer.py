@@ -27,6 +27,9 @@ method and N; it only stops training). Writes
 ``benchmarks/results/transfer.csv`` (one row per run), ``transfer.json``
 (mean, min, max per cell) and ``docs/transfer_<target>.png`` (test accuracy
 against labels per class, log x, mean and min-max band per method).
+Each row is written as soon as it is measured, and a rerun with the same
+settings skips the rows already there: an interrupted run resumes where it
+stopped (the source run is kept under ``--work`` and reused).
 
 ``--series``: ``dlinear`` (lookback 96, horizon 24) trained on ETTh1's 7
 columns, then on Beijing PM2.5 (``../shared/data/timeseries/pollution.csv``,
@@ -47,6 +50,7 @@ if __name__ == "__main__":  # an entry point: quiet TensorFlow before Keras load
 import argparse  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
@@ -62,6 +66,7 @@ DOCS = ROOT / "docs"
 TARGETS = ("digits8", "kmnist", "fashion")
 METHODS = ("scratch", "probe", "fine-tuned")
 LABELS = (1, 5, 10, 50, 100, 500)
+SETTINGS = ("model", "pretrain_epochs", "epochs", "fine_tune_epochs", "fine_tune_learning_rate")
 
 
 def split_npz(path: pathlib.Path, x: np.ndarray, y: np.ndarray, seed: int = 0) -> pathlib.Path:
@@ -170,6 +175,40 @@ def series_transfer(args) -> list[dict]:
     return rows
 
 
+def earlier_rows(settings: dict) -> pd.DataFrame:
+    """The rows of ``transfer.csv`` measured with these settings (kept and skipped on a rerun: the benchmark
+    resumes where an interrupted run stopped); rows of other settings stay in the file, out of the summary."""
+    if not RESULTS.exists():
+        return pd.DataFrame()
+    table = pd.read_csv(RESULTS)
+    same = np.logical_and.reduce([np.isclose(table[k], v) if isinstance(v, float) else table[k] == v
+                                  for k, v in settings.items()])
+    return table[same]
+
+
+def save_rows(rows: list[dict]) -> None:
+    """Every row of these settings, and the other settings' rows already in the file."""
+    new = pd.DataFrame(rows)
+    if RESULTS.exists():
+        old = pd.read_csv(RESULTS)
+        keys = ["target", "labels_per_class", "seed", "method", *SETTINGS]
+        merged = old.merge(new[keys], on=keys, how="left", indicator=True)
+        new = pd.concat([old[(merged["_merge"] == "left_only").to_numpy()], new], ignore_index=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    new.to_csv(RESULTS, index=False)
+
+
+def source_run(args, work: pathlib.Path) -> dict:
+    """The source model, trained once per model and epochs under ``work`` and reused by later runs."""
+    folder = work / f"source_{args.model}_{args.pretrain_epochs}_epochs"
+    finished = sorted(folder.glob("digits/2*/metrics.json"))
+    if finished:
+        return {**json.loads(finished[-1].read_text()), "run_dir": str(finished[-1].parent)}
+    shutil.rmtree(folder, ignore_errors=True)
+    return digits_run(["--data", str(DATA / "mnist_full"), "--model", args.model, "--epochs",
+                       str(args.pretrain_epochs)], folder)
+
+
 def main(argv=None) -> None:
     from applications.kit.cli import positive_int
 
@@ -185,6 +224,8 @@ def main(argv=None) -> None:
     parser.add_argument("--series", action="store_true", help="the time-series part only (ETTh1 -> PM2.5)")
     parser.add_argument("--months", type=positive_int, nargs="+", default=[1, 3, 12],
                         help="months of PM2.5 to train on (default: 1 3 12)")
+    parser.add_argument("--work", default=str(ROOT / "runs" / "benchmarks" / "transfer"),
+                        help="the source run and the targets' splits are kept here (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.series:
         table = pd.DataFrame(series_transfer(args))
@@ -199,37 +240,42 @@ def main(argv=None) -> None:
     for folder in ("mnist_full", "fashion_mnist", "kmnist"):
         if not (DATA / folder).is_dir():
             raise SystemExit(f"{DATA / folder} is missing: this benchmark needs ../shared/data beside the repository")
-    rows = []
-    with tempfile.TemporaryDirectory() as work:
-        work = pathlib.Path(work)
-        started = time.perf_counter()
-        source = digits_run(["--data", str(DATA / "mnist_full"), "--model", args.model, "--epochs",
-                             str(args.pretrain_epochs)], work / "source")
-        print(f"source: {args.model} on MNIST, test accuracy {source['test_accuracy']:.4f} "
-              f"({time.perf_counter() - started:.0f} s)", flush=True)
-        for target in args.targets:
-            data = target_data(target, work)
-            for n in args.labels:
-                for seed in range(args.seeds):
-                    common = ["--data", str(data), "--model", args.model, "--labels-per-class", str(n),
-                              "--seed", str(seed), "--epochs", str(args.epochs)]
-                    options = {"scratch": [], "probe": ["--init-from", source["run_dir"], "--freeze", "backbone"],
-                               "fine-tuned": ["--init-from", source["run_dir"], "--fine-tune-epochs",
-                                              str(args.fine_tune_epochs), "--fine-tune-learning-rate",
-                                              str(args.fine_tune_learning_rate)]}
-                    for method in METHODS:
-                        try:
-                            metrics = digits_run(common + options[method], work / target / method)
-                        except SystemExit as err:  # N above the training part's smallest class
-                            print(f"{target} N={n}: skipped ({err})", flush=True)
-                            break
-                        rows.append({"target": target, "labels_per_class": n, "seed": seed, "method": method,
-                                     "test_accuracy": metrics["test_accuracy"], "epochs": metrics["epochs_run"],
-                                     "train_seconds": metrics["train_seconds"]})
-                        print(f"{target} N={n} seed {seed} {method}: {metrics['test_accuracy']:.4f}", flush=True)
+    settings = {"model": args.model, "pretrain_epochs": args.pretrain_epochs, "epochs": args.epochs,
+                "fine_tune_epochs": args.fine_tune_epochs, "fine_tune_learning_rate": args.fine_tune_learning_rate}
+    done = earlier_rows(settings)
+    rows = done.to_dict("records")
+    work = pathlib.Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    source = source_run(args, work)
+    print(f"source: {args.model} on MNIST, test accuracy {source['test_accuracy']:.4f} "
+          f"({time.perf_counter() - started:.0f} s)", flush=True)
+    for target in args.targets:
+        data = target_data(target, work)
+        for n in args.labels:
+            for seed in range(args.seeds):
+                common = ["--data", str(data), "--model", args.model, "--labels-per-class", str(n),
+                          "--seed", str(seed), "--epochs", str(args.epochs)]
+                options = {"scratch": [], "probe": ["--init-from", source["run_dir"], "--freeze", "backbone"],
+                           "fine-tuned": ["--init-from", source["run_dir"], "--fine-tune-epochs",
+                                          str(args.fine_tune_epochs), "--fine-tune-learning-rate",
+                                          str(args.fine_tune_learning_rate)]}
+                for method in METHODS:
+                    cell = {"target": target, "labels_per_class": n, "seed": seed, "method": method}
+                    if any(all(row[k] == v for k, v in cell.items()) for row in rows):
+                        continue  # measured by an earlier, interrupted run of this benchmark
+                    try:
+                        with tempfile.TemporaryDirectory(dir=work) as output:
+                            metrics = digits_run(common + options[method], pathlib.Path(output))
+                    except SystemExit as err:  # N above the training part's smallest class
+                        print(f"{target} N={n}: skipped ({err})", flush=True)
+                        break
+                    rows.append({**cell, "test_accuracy": metrics["test_accuracy"],
+                                 "epochs_run": metrics["epochs_run"], "train_seconds": metrics["train_seconds"],
+                                 **settings})
+                    save_rows(rows)
+                    print(f"{target} N={n} seed {seed} {method}: {metrics['test_accuracy']:.4f}", flush=True)
     table = pd.DataFrame(rows)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(RESULTS, index=False)
     summary = (table.groupby(["target", "labels_per_class", "method"])["test_accuracy"]
                .agg(["mean", "min", "max", "count"]).reset_index())
     SUMMARY.write_text(json.dumps({"source_test_accuracy": source["test_accuracy"], "settings": vars(args),
