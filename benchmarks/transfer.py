@@ -250,11 +250,11 @@ def main(argv=None) -> None:
     source = source_run(args, work)
     print(f"source: {args.model} on MNIST, test accuracy {source['test_accuracy']:.4f} "
           f"({time.perf_counter() - started:.0f} s)", flush=True)
-    for target in args.targets:
-        data = target_data(target, work)
-        for n in args.labels:
-            for seed in range(args.seeds):
-                common = ["--data", str(data), "--model", args.model, "--labels-per-class", str(n),
+    data = {target: target_data(target, work) for target in args.targets}
+    for seed in range(args.seeds):  # seed by seed: an interrupted run leaves every cell with as many seeds
+        for target in args.targets:
+            for n in args.labels:
+                common = ["--data", str(data[target]), "--model", args.model, "--labels-per-class", str(n),
                           "--seed", str(seed), "--epochs", str(args.epochs)]
                 options = {"scratch": [], "probe": ["--init-from", source["run_dir"], "--freeze", "backbone"],
                            "fine-tuned": ["--init-from", source["run_dir"], "--fine-tune-epochs",
