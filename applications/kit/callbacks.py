@@ -59,6 +59,20 @@ class MonitorCheck(keras.callbacks.Callback):
                              f"{', '.join(sorted(logs))}; monitor one of them")
 
 
+class Snapshots(keras.callbacks.Callback):
+    """Save the model as ``<folder>/snapshot_<k>.keras`` at the end of every ``every``-th epoch (k = 1, 2, ...):
+    a snapshot ensemble's members, one per cosine cycle. A resumed run rewrites none it has not retrained."""
+
+    def __init__(self, folder, every: int):
+        super().__init__()
+        self.folder, self.every = pathlib.Path(folder), every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.model.save(self.folder / f"snapshot_{(epoch + 1) // self.every}.keras")
+
+
 class ExactBackup(keras.callbacks.Callback):
     """Back up everything a resumed run needs at each epoch's end; restore it when training begins.
 

@@ -43,6 +43,7 @@ class OptimiserSettings:
     clip_value: float | None = None
     beta_1: float | None = None       # Adam's and AdamW's moment decay rates; None: Keras' (0.9, 0.999)
     beta_2: float | None = None
+    cycles: int | None = None         # cosine-restarts: this many equal cycles (a snapshot ensemble's)
 
     def check(self, epochs: int) -> "OptimiserSettings":
         """Raise ``OptimisationError`` for a setting or combination that cannot train."""
@@ -64,6 +65,9 @@ class OptimiserSettings:
         for option, value in (("--clip-norm", self.clip_norm), ("--clip-value", self.clip_value)):
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise OptimisationError(f"{option} must be a positive number, got {value}")
+        if self.cycles is not None and (self.schedule != "cosine-restarts" or not 1 <= self.cycles <= epochs):
+            raise OptimisationError(f"{self.cycles} cosine cycles need the cosine-restarts schedule and at least "
+                                    f"one epoch each; the run has {epochs} epochs")
         for name, value in (("beta_1", self.beta_1), ("beta_2", self.beta_2)):
             if value is not None and (self.optimizer not in ("adam", "adamw") or not 0 <= value < 1):
                 raise OptimisationError(f"{name}={value} applies to adam and adamw, in [0, 1); "
@@ -113,6 +117,9 @@ def learning_rate_schedule(settings: OptimiserSettings, *, steps_per_epoch: int,
         after = S.ExponentialDecay(lr, decay_steps=decay_steps, decay_rate=0.01)  # 1 % of lr at the end
     elif settings.schedule == "cosine":
         after = S.CosineDecay(lr, decay_steps=decay_steps)
+    elif settings.cycles:  # equal cycles, each from lr down to 0 (a snapshot ensemble's: Huang et al., 2017)
+        after = S.CosineDecayRestarts(lr, first_decay_steps=max(1, decay_steps // settings.cycles), t_mul=1.0,
+                                      m_mul=1.0)
     else:  # cosine-restarts (SGDR): periods of 1, 2 and 4 sevenths of training, each restarting at lr
         after = S.CosineDecayRestarts(lr, first_decay_steps=max(1, math.ceil(decay_steps / 7)), t_mul=2.0,
                                       m_mul=1.0)

@@ -172,17 +172,32 @@ def parse_args(task: Task, argv=None, prog=None):
         parser.add_argument("--ensemble", type=cli.positive_int, metavar="N",
                             help="train N members and average their probabilities (reported each and together; "
                                  "one export)")
-        parser.add_argument("--ensemble-kind", choices=("seeds", "bagging"), default="seeds",
+        parser.add_argument("--ensemble-kind", choices=("seeds", "bagging", "snapshot"), default="seeds",
                             help="seeds: member i trains with --seed + i on the same data; bagging: also on a "
-                                 "bootstrap sample of the training split (default: seeds)")
+                                 "bootstrap sample of the training split; snapshot: one run of --epochs in N "
+                                 "cosine cycles, a member saved at each cycle's end (default: seeds)")
     cli.add_common_options(parser, task.name, **task.defaults)
     args = parser.parse_args(argv)
     if getattr(args, "cv", None) and args.export:
         raise errors.UsageError("--cv trains one model per fold and exports none; drop --export (or --cv)")
+    if getattr(args, "ensemble", None) and args.ensemble_kind == "snapshot":
+        check_snapshot_arguments(args)
     if task.models:
         args.model = offered_model(task, args.model)
     task.check_arguments(args)
     return args
+
+
+def check_snapshot_arguments(args) -> None:
+    n = args.ensemble
+    if args.epochs % n:
+        lower, upper = args.epochs // n * n, (args.epochs // n + 1) * n
+        fix = f"--epochs {lower} or {upper}" if lower else f"--epochs {upper}"
+        raise errors.UsageError(f"--ensemble-kind snapshot splits --epochs into {n} equal cosine cycles, and "
+                                f"{args.epochs} epochs do not divide by {n}: use {fix}")
+    if getattr(args, "fine_tune_epochs", 0):
+        raise errors.UsageError("--ensemble-kind snapshot trains one run in cosine cycles and has no fine-tuning "
+                                "phase: drop --fine-tune-epochs, or use --ensemble-kind seeds")
 
 
 def offered_model(task: Task, name: str) -> str:
@@ -365,15 +380,23 @@ def train_two_phases(model, train_data, validation_data, args, optimiser: Optimi
 
 def fit_ensemble(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_dir, backup_dir, *,
                  strategy=None):
-    """``--ensemble N``: N members, each a whole run of ``fit`` in ``member_<i>/`` (resumable on its own:
-    a rerun skips the members whose folder is complete), then one model averaging their probabilities,
-    evaluated and exported as the run's model. Member i trains with ``--seed + i``; with ``--ensemble-kind
-    bagging`` on a bootstrap sample of the training split too. ``(model, TrainResult, metrics)``:
-    the history is every member's, with a ``member`` column; the metrics the ensemble's, with each member's
-    test metrics and their mean under ``members``."""
+    """``--ensemble N``: N members, then one model averaging their probabilities, evaluated and exported as
+    the run's model. ``(model, TrainResult, metrics)``: the history is every member's, with a ``member``
+    column (a snapshot ensemble's is its one run's); the metrics the ensemble's, with each member's test
+    metrics and their mean under ``members``.
+
+    Kinds (``--ensemble-kind``): ``seeds``, member i a whole run of ``fit`` with ``--seed + i`` in
+    ``member_<i>/``; ``bagging``, the same on a bootstrap sample of the training split; ``snapshot``, one run
+    whose learning rate follows N equal cosine cycles, a member saved at each cycle's end (Huang et al.,
+    2017: N members for the price of one). Each is resumable: a rerun skips the members whose folder is
+    complete, and a snapshot run resumes its one training exactly."""
     run_dir, backup_dir = pathlib.Path(run_dir), pathlib.Path(backup_dir)
-    members, histories, seconds, reports = [], [], 0.0, []
-    for i in range(args.ensemble):
+    members, histories, seconds, reports, resumed = [], [], 0.0, [], 0
+    if args.ensemble_kind == "snapshot":
+        members, result, reports = fit_snapshots(task, args, prepared, optimiser, run_dir, backup_dir,
+                                                 strategy=strategy)
+        histories, seconds, resumed = [result.history], result.seconds, result.resumed_from_epoch
+    for i in range(args.ensemble if args.ensemble_kind != "snapshot" else 0):
         member_args = replace_args(args, seed=args.seed + i, ensemble=None)
         member_data = prepared
         if args.ensemble_kind == "bagging":
@@ -394,7 +417,7 @@ def fit_ensemble(task: Task, args, prepared: Prepared, optimiser: OptimiserSetti
                   f"{', a bootstrap sample' if args.ensemble_kind == 'bagging' else ''})")
             model, result, report = fit(task, member_args, member_data, optimiser, member_dir,
                                         backup_dir / f"member_{i + 1}", strategy=strategy, keep_backup=True)
-            report = {k: v for k, v in report.items() if k.startswith("test_") and isinstance(v, float)}
+            report = test_metrics_of(report)
             reporting.write_json(done, report)
             shutil.rmtree(backup_dir / f"member_{i + 1}", ignore_errors=True)
         members.append(model)
@@ -417,8 +440,44 @@ def fit_ensemble(task: Task, args, prepared: Prepared, optimiser: OptimiserSetti
               f"(mean {metrics['members']['mean'][k]:.4f})")
     history = pd.concat(histories, ignore_index=True)
     history.to_csv(run_dir / "history.csv", index=False)
-    return ensemble, training.TrainResult(history=history, resumed_from_epoch=0, seconds=seconds, monitor="",
-                                          steps_per_epoch=0), metrics
+    return ensemble, training.TrainResult(history=history, resumed_from_epoch=resumed, seconds=seconds,
+                                          monitor="", steps_per_epoch=0), metrics
+
+
+def test_metrics_of(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if k.startswith("test_") and isinstance(v, float)}
+
+
+def fit_snapshots(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_dir, backup_dir, *,
+                  strategy=None):
+    """A snapshot ensemble's one run (in ``snapshots/``: ``--epochs`` in ``--ensemble`` equal cosine cycles
+    from ``--learning-rate`` to 0, no early stopping) and its members, each evaluated in ``member_<i>/``:
+    ``(members, TrainResult, reports)``."""
+    from applications.kit.callbacks import Snapshots
+
+    cycles, every = args.ensemble, args.epochs // args.ensemble
+    folder = run_dir / "snapshots"
+    snapshot_settings = replace(optimiser, schedule="cosine-restarts", cycles=cycles, warmup_epochs=0.0)
+    print(f"Snapshot ensemble: {args.epochs} epochs in {cycles} cosine cycles of {every} from rate "
+          f"{optimiser.learning_rate:g} to 0; a member saved at the end of each")
+    _, result, _ = fit(task, replace_args(args, ensemble=None), prepared, snapshot_settings, folder,
+                       backup_dir / "snapshots", evaluate=False, callbacks=[Snapshots(folder, every)],
+                       strategy=strategy, keep_backup=True, early_stopping=False)
+    members, reports = [], []
+    for i in range(cycles):
+        member_dir, model = run_dir / f"member_{i + 1}", load_model_safely(folder / f"snapshot_{i + 1}.keras",
+                                                                           "--ensemble")
+        done = member_dir / "member.json"
+        if done.exists():
+            report = json.loads(done.read_text())
+        else:
+            member_dir.mkdir(parents=True, exist_ok=True)
+            report = test_metrics_of(task.evaluate(model, prepared, args, member_dir))
+            reporting.write_json(done, report)
+        members.append(model)
+        reports.append(report)
+    shutil.rmtree(backup_dir / "snapshots", ignore_errors=True)
+    return members, result, reports
 
 
 def replace_args(args, **changes):
@@ -446,7 +505,7 @@ def passes_per_epoch(args, examples: int) -> int:
 
 
 def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_dir, backup_dir, *,
-        evaluate=True, model=None, callbacks=(), strategy=None, keep_backup=False):
+        evaluate=True, model=None, callbacks=(), strategy=None, keep_backup=False, early_stopping=True):
     """Build, train (resuming from ``backup_dir``) and evaluate one model: ``(model, TrainResult, metrics)``.
 
     ``model``: train this one instead of building it (a sweep warm-starts
@@ -494,7 +553,7 @@ def fit(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_
               f"{f', {replicas} replicas' if replicas > 1 else ''}; run folder {run_dir}")
         common = dict(
             loss=task.loss(args), metrics=task.metrics(args), steps_per_epoch=steps,
-            monitor=task.monitor, mode=task.mode, patience=task.patience,
+            monitor=task.monitor, mode=task.mode, patience=task.patience if early_stopping else None,
             # Keras' multi-step loop fails under a distribution strategy with a pipeline of unknown
             # length ("You must feed a value for placeholder"): one step per execution there.
             steps_per_execution=task.steps_per_execution if replicas == 1 else 1,
