@@ -40,7 +40,7 @@ def test_perceptron_study_writes_its_report_and_the_claims_hold(tmp_path, capsys
 def test_gradients_vanish_through_sigmoid_and_not_through_relu():
     """Measured at initialisation on the 8x8 digits (seed 0): sigmoid/Glorot 1.7e-6, ReLU/He 0.75; the thresholds
     (0.1 and a factor of 10) leave orders of magnitude of margin."""
-    from applications.studies.application import digits_split, gradient_norms
+    from applications.studies.registry import digits_split, gradient_norms
 
     x, y, _, _ = digits_split(0)
     ratios = {}
@@ -55,7 +55,7 @@ def test_gradients_vanish_through_sigmoid_and_not_through_relu():
 
 
 def test_zero_initialisation_leaves_the_units_of_a_layer_identical_after_training():
-    from applications.studies.application import digits_split
+    from applications.studies.registry import digits_split
 
     x, y, _, _ = digits_split(0)
     keras.utils.set_random_seed(0)
@@ -75,7 +75,8 @@ def test_momentum_speeds_sgd_up_and_nesterov_ends_nearest_rosenbrocks_minimum():
     """Measured over 20 epochs: SGD never reached a training loss of 0.1, momentum in 6 epochs; after 5 epochs
     (checked here) momentum's loss is well under SGD's. On Rosenbrock after 300 steps: SGD 5.05, momentum
     0.034, Nesterov 0.011."""
-    from applications.studies.application import OPTIMISERS, digits_split, rosenbrock_path
+    from applications.studies.optimisation import OPTIMISERS, rosenbrock_path
+    from applications.studies.registry import digits_split
 
     x, y, _, _ = digits_split(0)
     losses = {}
@@ -93,7 +94,7 @@ def test_an_ensemble_is_at_least_as_accurate_as_its_mean_member(tmp_path):
     """Measured with 5 members of 20 epochs: seeds 0.936 against 0.929, bagging 0.927 against 0.915."""
     import argparse
 
-    from applications.studies.application import ensembles_study
+    from applications.studies.generalisation import ensembles_study
 
     args = argparse.Namespace(seed=0, members=3, epochs=10)
     table, figures, answer, setting, measures = ensembles_study(args, tmp_path)
