@@ -15,7 +15,8 @@ def test_list_names_every_study(capsys):
     code, out, err = run_in_process(main, "--list", capsys=capsys)
     assert code == 0
     assert [line.split()[0] for line in out.strip().splitlines()] == list(STUDIES)
-    assert {"perceptron", "activations", "initialisation"} <= set(STUDIES)
+    assert set(STUDIES) == {"perceptron", "activations", "initialisation", "optimisers", "weight-decay",
+                            "learning-rate", "regularisation", "capacity", "ensembles"}
     code, out, err = run_in_process(main, "typo", capsys=capsys)
     assert_one_line_error(code, err, "no study named 'typo': choose one of perceptron")
 
@@ -91,13 +92,114 @@ def test_momentum_speeds_sgd_up_and_nesterov_ends_nearest_rosenbrocks_minimum():
 
 
 def test_an_ensemble_is_at_least_as_accurate_as_its_mean_member(tmp_path):
-    """Measured with 5 members of 20 epochs: seeds 0.936 against 0.929, bagging 0.927 against 0.915."""
+    """Measured with 5 members of 20 epochs: seeds 0.936 against 0.929, bagging 0.927 against 0.915, snapshot
+    0.964 against 0.958."""
     import argparse
 
     from applications.studies.generalisation import ensembles_study
 
-    args = argparse.Namespace(seed=0, members=3, epochs=10)
+    args = argparse.Namespace(seed=0, members=3, epochs=9)
     table, figures, answer, setting, measures = ensembles_study(args, tmp_path)
-    for kind in ("seeds", "bagging"):
+    for kind in ("seeds", "bagging", "snapshot"):
         assert measures[f"ensemble_{kind}"] >= measures[f"mean_member_{kind}"]
     assert (tmp_path / "ensembles.png").exists() and "k-nearest neighbours scores" in answer
+
+
+def test_l2_is_decoupled_decay_for_sgd_and_not_for_adam():
+    """The weight-decay study's claim: with SGD an L2 penalty of l2 = strength / 2 and decoupled decay of that
+    strength give the same weights (float rounding apart); with Adam they differ. Measured after 3 epochs at
+    0.1: SGD 9e-7, Adam 0.95 (largest difference over the largest weight), hidden-kernel norms 12.1 (Adam + L2)
+    against 16.1 (AdamW); the thresholds leave margins of 100x and 9x."""
+    from applications.studies.optimisation import WEIGHT_DECAY_RATES, decoupled, train_with_norms
+    from applications.studies.registry import digits_split
+
+    data = digits_split(0)
+    differences, norms = {}, {}
+    for family in ("sgd", "adam"):
+        runs = {}
+        for method in ("L2 penalty", "decoupled"):
+            keras.utils.set_random_seed(0)
+            model = zoo.build("mlp", input_shape=(64,), classes=10, depth=2, width=64,
+                              l2=0.05 if method == "L2 penalty" else 0.0)
+            optimizer = decoupled(family, WEIGHT_DECAY_RATES[family], 0.1 if method == "decoupled" else 0.0, model)
+            norms[family, method], _, runs[method] = train_with_norms(model, optimizer, data, 3)
+        differences[family] = max(np.abs(a - b).max() / np.abs(a).max()
+                                  for a, b in zip(runs["L2 penalty"], runs["decoupled"]))
+    assert differences["sgd"] < 1e-4
+    assert differences["adam"] > 0.1
+    assert norms["adam", "L2 penalty"][-1] < norms["adam", "decoupled"][-1]  # Adam + L2 shrinks far harder here
+
+
+def test_sgd_diverges_unclipped_and_trains_with_its_gradient_norm_clipped():
+    """Measured at rate 1.0 on a 6-layer MLP: unclipped NaN at batch 6; clipped to norm 1, loss 2.12 -> 1.07 in
+    3 epochs. And the range test's loss has its minimum inside the range (at 0.36, smoothed 0.76) and blows up
+    past it (4.2 among the last 40 batches)."""
+    from applications.kit.optimisation import OptimiserSettings, make_optimizer
+    from applications.studies.optimisation import CLIP_RATE, range_test
+    from applications.studies.registry import digits_split
+
+    x, y, _, _ = digits_split(0)
+    losses = {}
+    for clip in (None, 1.0):
+        keras.utils.set_random_seed(0)
+        model = zoo.build("mlp", input_shape=(64,), classes=10, depth=6, width=64)
+        settings = OptimiserSettings(optimizer="sgd", learning_rate=CLIP_RATE, schedule="constant", clip_norm=clip)
+        model.compile(optimizer=make_optimizer(settings, steps_per_epoch=22, epochs=3),
+                      loss="sparse_categorical_crossentropy")
+        losses[clip] = model.fit(x, y, epochs=3, batch_size=64, verbose=0,
+                                 callbacks=[keras.callbacks.TerminateOnNaN()]).history["loss"]
+    assert len(losses[None]) == 1 and not np.isfinite(losses[None][0])
+    assert np.isfinite(losses[1.0]).all() and losses[1.0][-1] < 0.67 * losses[1.0][0]
+    keras.utils.set_random_seed(0)
+    found = range_test(zoo.build("mlp", input_shape=(64,), classes=10, depth=2, width=64), x, y)
+    smooth = found["loss"].ewm(alpha=0.1).mean()
+    best = found["rate"][smooth.idxmin()]
+    assert 1e-3 < best < 3 and smooth.iloc[-40:].max() > 2 * smooth.min()
+
+
+def test_l1_leaves_more_near_zero_weights_than_l2_and_early_stopping_keeps_the_lower_validation_loss():
+    """On 20 digits per class (the regularisation study's setting), 40 epochs. Measured: near-zero shares L1 0.375,
+    L2 0.132, none 0.007; validation cross-entropy none 0.362, early stopping 0.340 (its best epoch's weights,
+    so never above the last epoch's)."""
+    from sklearn.metrics import log_loss
+
+    from applications.studies.generalisation import near_zero_share, stratified_subset
+    from applications.studies.registry import digits_split
+
+    x, y, _, _ = digits_split(0)
+    train = stratified_subset(x, y, 20, 0)
+    validation = stratified_subset(x, y, 20, 1, exclude=train)
+    shares, entropy = {}, {}
+    for name, arguments, callbacks in (("none", {}, []), ("L1", {"l1": 1e-4}, []), ("L2", {"l2": 1e-3}, []),
+                                       ("early stopping", {}, [keras.callbacks.EarlyStopping(
+                                           patience=10, restore_best_weights=True)])):
+        keras.utils.set_random_seed(0)
+        model = zoo.build("mlp", input_shape=(64,), classes=10, depth=2, width=256, **arguments)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        model.fit(x[train], y[train], validation_data=(x[validation], y[validation]), epochs=40, batch_size=32,
+                  verbose=0, callbacks=callbacks)
+        shares[name] = near_zero_share(model)
+        entropy[name] = log_loss(y[validation], model.predict(x[validation], verbose=0), labels=range(10))
+    assert shares["L1"] > 2 * shares["L2"] > 2 * shares["none"]
+    assert entropy["early stopping"] < entropy["none"]
+
+
+def test_a_narrow_mlp_underfits_and_a_small_training_set_overfits():
+    """The capacity study's claims at 10 epochs. Measured: width 1 training error 0.82, width 128 0.019;
+    with 20 training images the test-training gap is 0.38, with all 1,347 0.018."""
+    from applications.studies.generalisation import error_rates
+    from applications.studies.registry import digits_split
+
+    x, y, x_test, y_test = digits_split(0)
+    errors = {}
+    for width in (1, 128):
+        keras.utils.set_random_seed(0)
+        model = zoo.build("mlp", input_shape=(64,), classes=10, depth=1, width=width)
+        errors["width", width] = error_rates(model, (x, y, x_test, y_test), 10, 0)
+    for size in (20, len(y)):
+        keras.utils.set_random_seed(0)
+        model = zoo.build("mlp", input_shape=(64,), classes=10, depth=1, width=128)
+        errors["size", size] = error_rates(model, (x[:size], y[:size], x_test, y_test), 10, 0)
+    assert errors["width", 1][0] > 0.3 and errors["width", 128][0] < 0.05
+    gap = {size: errors["size", size][1] - errors["size", size][0] for size in (20, len(y))}
+    assert gap[20] > gap[len(y)] + 0.2

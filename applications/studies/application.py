@@ -43,6 +43,8 @@ def main(argv=None) -> int:
     parser.add_argument("--depth", type=cli.positive_int, default=10,
                         help="hidden layers of the deep MLPs (default: 10)")
     parser.add_argument("--members", type=cli.positive_int, default=5, help="ensemble members (default: 5)")
+    parser.add_argument("--per-class", type=cli.positive_int, default=20,
+                        help="regularisation: training images per class (default: 20)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="runs", help="runs are written under OUTPUT/studies/NAME/ "
                                                          "(default: runs)")
