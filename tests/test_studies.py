@@ -92,8 +92,8 @@ def test_momentum_speeds_sgd_up_and_nesterov_ends_nearest_rosenbrocks_minimum():
 
 
 def test_an_ensemble_is_at_least_as_accurate_as_its_mean_member(tmp_path):
-    """Measured with 5 members of 20 epochs: seeds 0.936 against 0.929, bagging 0.927 against 0.915, snapshot
-    0.964 against 0.958."""
+    """Measured with 5 members of 40 epochs (the study's default): seeds 0.978 against 0.973, bagging 0.978
+    against 0.966, snapshot 0.982 against 0.979."""
     import argparse
 
     from applications.studies.generalisation import ensembles_study
