@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
 .PHONY: run test test-slow test-all benchmark benchmark-zoo benchmark-images benchmark-pipeline benchmark-sentiment benchmark-forecasting benchmark-compression \
-        benchmark-generation benchmark-tuning benchmark-serving benchmark-transfer benchmark-graphs zoo-table clean
+        benchmark-generation benchmark-tuning benchmark-serving benchmark-transfer benchmark-graphs benchmark-ensembles zoo-table clean
 
 # `make run` installs only what the package needs; `make test` adds the test extra (jax, hypothesis, ...).
 $(VENV)/.installed: pyproject.toml
@@ -82,6 +82,9 @@ benchmark-transfer: $(VENV)/.installed
 
 benchmark-graphs: $(VENV)/.installed
 	$(PY) -m benchmarks.graphs
+
+benchmark-ensembles: $(VENV)/.installed
+	$(PY) -m benchmarks.ensembles
 
 zoo-table: $(VENV)/.installed
 	$(PY) -m zoo --readme README.md

@@ -32,7 +32,7 @@ def test_a_models_name_the_application_does_not_offer_is_refused_first(module, c
                                             ("sentiment", "--epochs"), ("compression", "--epochs"),
                                             ("generation", "--epochs"), ("images", "--pairs"),
                                             ("pipeline", "--steps"), ("transfer", "--seeds"),
-                                            ("graphs", "--seeds")])
+                                            ("graphs", "--seeds"), ("ensembles", "--members")])
 def test_benchmark_counts_must_be_positive(module, option, capsys):
     import importlib
 
@@ -42,7 +42,7 @@ def test_benchmark_counts_must_be_positive(module, option, capsys):
     assert f"argument {option}: must be 1 or more, got 0" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("module", ["compression", "digits", "forecasting", "generation", "graphs", "images",
+@pytest.mark.parametrize("module", ["compression", "digits", "ensembles", "forecasting", "generation", "graphs", "images",
                                     "pipeline",
                                     "sentiment", "serving", "transfer", "tuning", "zoo"])
 def test_benchmark_help_prints_usage_without_running_it(module, capsys):
