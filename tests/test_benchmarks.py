@@ -42,9 +42,8 @@ def test_benchmark_counts_must_be_positive(module, option, capsys):
     assert f"argument {option}: must be 1 or more, got 0" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("module", ["compression", "digits", "ensembles", "forecasting", "generation", "graphs", "images",
-                                    "pipeline",
-                                    "sentiment", "serving", "transfer", "tuning", "zoo"])
+@pytest.mark.parametrize("module", ["compression", "digits", "ensembles", "forecasting", "generation", "graphs",
+                                    "images", "pipeline", "sentiment", "serving", "transfer", "tuning", "zoo"])
 def test_benchmark_help_prints_usage_without_running_it(module, capsys):
     """The tuning and serving benchmarks had no options: --help started a sweep of several minutes."""
     import importlib
