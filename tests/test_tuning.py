@@ -295,6 +295,7 @@ def test_every_models_first_trial_is_the_applications_default_configuration(app)
     (["--model-arg", "width=64"], "--model-arg is not used by a sweep: the space sets the model's arguments"),
     (["--strategy", "mirrored"], "--strategy is not used by a sweep"),
     (["--weight-decay", "0.01"], "--weight-decay is searched with --optimizer adamw only"),
+    (["--ensemble", "3"], "--ensemble is not used by a sweep: each trial trains one model"),
 ])
 def test_options_a_sweep_would_ignore_are_one_line_errors(options, fragment, tmp_path, capsys):
     from tuning.__main__ import main
@@ -343,3 +344,13 @@ def test_export_best_counts_the_epochs_a_hyperband_winner_was_warm_started_with(
                           epochs_per_unit=2) == 11
     assert epochs_to_best({"tuner/epochs": 4, "tuner/initial_epoch": 0, "tuner/bracket": 1}, 3) == 3  # no warm start
     assert epochs_to_best({"learning_rate": 1e-3}, 5) == 5  # RandomSearch
+
+
+def test_a_sweep_trains_on_the_label_budget(tmp_path, capsys):
+    """--labels-per-class was applied by a run only: a sweep given it trained every trial on the whole split."""
+    from tuning.__main__ import main
+
+    code, out, err = run_in_process(main, "digits", *TINY, "--labels-per-class", "3", "--max-trials", "1",
+                                    "--max-epochs", "1", "--directory", tmp_path, capsys=capsys)
+    assert code == 0, err
+    assert "--labels-per-class 3: training on 30 of 1293 training examples" in out

@@ -103,6 +103,9 @@ SWEEP_DECIDES = {
     "model_arg": "the space sets the model's arguments; fix one with --fix <model>.<argument>=VALUE "
                  "(e.g. --fix mlp.width=64)",
     "strategy": "a sweep places each trial on the devices it finds itself (one GPU each, or the CPU)",
+    "ensemble": "each trial trains one model; train an ensemble of the best configuration with the application",
+    "ensemble_kind": "each trial trains one model; train an ensemble of the best configuration with the "
+                     "application",
 }
 
 
@@ -215,7 +218,7 @@ def main(argv=None) -> int:
         run.check_export_dir(app_args.export_dir)  # now, not after the sweep
     training.seed_everything(app_args.seed, app_args.deterministic)
     precision.configure_precision(app_args.precision)
-    prepared = task.load(app_args)
+    prepared = run.load_data(task, app_args)
     run.print_data(prepared, f"; devices: {devices.describe()}, {strategy.num_replicas_in_sync} replica(s)")
     if prepared.validation is None:
         raise errors.UsageError(f"{task.name} has no validation split to tune on")

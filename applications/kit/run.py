@@ -305,6 +305,12 @@ def initialise_and_freeze(model: keras.Model, args, task: Task) -> None:
           f"{layers[count - 1].name}); training {', '.join(layer.name for layer in layers[count:])}")
 
 
+def load_data(task: Task, args) -> Prepared:
+    """The task's data as every path that trains sees it (a run, ``--cv``, a sweep): ``--labels-per-class``
+    applied."""
+    return label_budget(args, task.load(args))
+
+
 def label_budget(args, prepared: Prepared) -> Prepared:
     """``--labels-per-class N``: N training examples of each class, stratified, drawn with ``--seed``."""
     n = getattr(args, "labels_per_class", None)
@@ -611,7 +617,7 @@ def run(task: Task, argv=None) -> int:
     training.seed_everything(args.seed, args.deterministic)
     policy = precision.configure_precision(args.precision)
 
-    prepared = label_budget(args, task.load(args))
+    prepared = load_data(task, args)
     print_data(prepared)
     if getattr(args, "cv", None):
         cross_validate(task, args, prepared, optimiser, folds=args.cv, strategy=strategy)
