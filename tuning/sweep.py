@@ -25,7 +25,6 @@ train + validation and exports it through the application.
 from __future__ import annotations
 
 import contextlib
-import copy
 import gc
 import json
 import os
@@ -40,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 from applications.kit import errors, precision, reporting, training
-from applications.kit.run import Prepared, Task, export, fit, offered_model, optimiser_settings
+from applications.kit.run import (Prepared, Task, export, fit, offered_model, optimiser_settings,
+                                  replace_args)
 
 TUNERS = ("random", "hyperband", "bayesian", "grid")
 
@@ -172,9 +172,7 @@ class KitHyperModel(kt.HyperModel):
 
     def arguments(self, hp):
         """The application's options for this trial: its command line, overridden by the trial's values."""
-        args = copy.copy(self.base_args)
-        for key, value in self.space(hp, self.base_args).items():
-            setattr(args, key, value)
+        args = replace_args(self.base_args, **self.space(hp, self.base_args))
         if self.task.models:
             args.model = offered_model(self.task, args.model)
         if isinstance(args.batch_size, bool) or not isinstance(args.batch_size, int) or args.batch_size < 1:
