@@ -26,3 +26,14 @@ def check_models(parser, task, names, own=()) -> None:
                 run.offered_model(task, name)
             except errors.UsageError as err:
                 parser.error(f"--models: {err}")
+
+
+def stats(values) -> dict:
+    """Median, min, max and count of the values that are not None (the form every timing table quotes)."""
+    import numpy as np
+
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    return {"median": float(np.median(values)), "min": float(min(values)), "max": float(max(values)),
+            "n": len(values)}

@@ -44,6 +44,7 @@ import time
 import numpy as np
 
 from applications.kit import cli
+from benchmarks import stats
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -145,14 +146,6 @@ def in_fresh_process(kind: str, data: pathlib.Path, epochs: int) -> dict:
 def time_to(points, accuracy: float) -> float | None:
     """Training seconds at which the test accuracy first reached ``accuracy`` (None: never)."""
     return next((seconds for seconds, reached in points if reached >= accuracy), None)
-
-
-def stats(values) -> dict:
-    values = [v for v in values if v is not None]
-    if not values:
-        return {"median": None, "min": None, "max": None, "n": 0}
-    return {"median": float(np.median(values)), "min": float(min(values)), "max": float(max(values)),
-            "n": len(values)}
 
 
 def recipe_against_app(data: pathlib.Path, pairs: int, epochs: int) -> dict:

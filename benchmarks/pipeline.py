@@ -41,7 +41,8 @@ import pathlib  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
 
-import numpy as np  # noqa: E402
+
+from benchmarks import stats  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -50,10 +51,6 @@ DIGITS = {"convnet": ["--model", "convnet", "--batch-size", "128"],  # as in ben
           "vgg": ["--model", "vgg"],
           "resnet18": ["--model", "resnet18", "--model-arg", "small_inputs=True"]}
 TEXT = ["bag_of_ngrams", "conv1d_classifier", "bilstm", "gru", "transformer_classifier"]
-
-
-def stats(values) -> dict:
-    return {"median": float(np.median(values)), "min": float(min(values)), "max": float(max(values))}
 
 
 def timed(action) -> float:
