@@ -41,7 +41,6 @@ import pathlib  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
 
-
 from benchmarks import stats  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
