@@ -15,8 +15,8 @@ def test_list_names_every_study(capsys):
     code, out, err = run_in_process(main, "--list", capsys=capsys)
     assert code == 0
     assert [line.split()[0] for line in out.strip().splitlines()] == list(STUDIES)
-    assert set(STUDIES) == {"perceptron", "activations", "initialisation", "optimisers", "weight-decay",
-                            "learning-rate", "regularisation", "capacity", "ensembles"}
+    assert list(STUDIES) == ["perceptron", "activations", "initialisation", "optimisers", "weight-decay",
+                             "learning-rate", "regularisation", "capacity", "ensembles"]  # the course's order
     code, out, err = run_in_process(main, "typo", capsys=capsys)
     assert_one_line_error(code, err, "no study named 'typo': choose one of perceptron")
 
