@@ -24,7 +24,7 @@ import sys
 
 from applications.kit import cli, errors, reporting, training
 # Imported for the studies they register, in the course's order (--list keeps it):
-from applications.studies import basics  # noqa: F401, I001
+from applications.studies import basics  # noqa: F401
 from applications.studies import optimisation  # noqa: F401
 from applications.studies import generalisation  # noqa: F401
 from applications.studies.registry import STUDIES, Study
