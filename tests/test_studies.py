@@ -203,3 +203,28 @@ def test_a_narrow_mlp_underfits_and_a_small_training_set_overfits():
     assert errors["width", 1][0] > 0.3 and errors["width", 128][0] < 0.05
     gap = {size: errors["size", size][1] - errors["size", size][0] for size in (20, len(y))}
     assert gap[20] > gap[len(y)] + 0.2
+
+
+def test_data_runs_a_study_on_other_images_and_refuses_what_it_cannot_use(tmp_path, capsys):
+    """--data: a study on an NPZ of 28x28 images with its own test part (here the 8x8 digits padded), named in
+    the report; the perceptron (its own toy sets) and data that are not images are one-line errors."""
+    from sklearn.datasets import load_digits
+
+    from applications.studies import main
+
+    digits = load_digits()
+    images = np.pad(np.round(digits.images * 255 / 16).astype("uint8"), ((0, 0), (10, 10), (10, 10)))
+    np.savez(tmp_path / "padded.npz", x_train=images[:1400], y_train=digits.target[:1400], x_test=images[1400:],
+             y_test=digits.target[1400:])
+    code, out, err = run_in_process(main, "capacity", "--data", tmp_path / "padded.npz", "--epochs", "2",
+                                    "--train-size", "500", "--output", tmp_path, capsys=capsys)
+    assert code == 0, err
+    run_dir = next((tmp_path / "studies" / "capacity").glob("2*"))
+    assert f"NPZ file {tmp_path / 'padded.npz'} (500 training, 397 test images)" in (run_dir / "report.md").read_text()
+    measures = json.loads((run_dir / "measures.json").read_text())
+    assert "size_500_test_error" in measures and "size_1347_test_error" not in measures
+    code, out, err = run_in_process(main, "perceptron", "--data", tmp_path / "padded.npz", capsys=capsys)
+    assert_one_line_error(code, err, "perceptron runs on its own sets (iris, XOR); drop --data")
+    np.savez(tmp_path / "vectors.npz", x=np.zeros((20, 5)), y=np.arange(20) % 2)
+    code, out, err = run_in_process(main, "capacity", "--data", tmp_path / "vectors.npz", capsys=capsys)
+    assert_one_line_error(code, err, "the studies need labelled images")

@@ -48,6 +48,12 @@ def main(argv=None) -> int:
     parser.add_argument("--members", type=cli.positive_int, default=5, help="ensemble members (default: 5)")
     parser.add_argument("--per-class", type=cli.positive_int, default=20,
                         help="regularisation: training images per class (default: 20)")
+    parser.add_argument("--data", help="an MNIST-style folder of IDX files or an .npz of images and labels, "
+                                       "instead of the 8x8 digits (not for perceptron, which has its own sets)")
+    parser.add_argument("--train-size", type=cli.positive_int, default=2000,
+                        help="with --data: training images drawn from it, stratified (default: 2000)")
+    parser.add_argument("--test-size", type=cli.positive_int, default=2000,
+                        help="with --data: test images drawn from its test part (default: 2000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="runs", help="runs are written under OUTPUT/studies/NAME/ "
                                                          "(default: runs)")
@@ -61,6 +67,8 @@ def main(argv=None) -> int:
                                 f"choose one of {', '.join(STUDIES)} (--list says what each asks)")
     study_ = STUDIES[args.name]
     args.epochs = args.epochs or study_.epochs
+    if args.data and args.name == "perceptron":
+        raise errors.UsageError("perceptron runs on its own sets (iris, XOR); drop --data")
     training.seed_everything(args.seed)
     run_dir = reporting.new_run_dir(pathlib.Path(args.output) / "studies", args.name)
     table, figures, answer, setting, measures = study_.run(args, run_dir)

@@ -8,7 +8,7 @@ import pandas as pd
 
 import zoo
 from applications.kit import reporting
-from applications.studies.registry import digits_split, gradient_norms, study
+from applications.studies.registry import gradient_norms, study, study_data
 
 
 @study("perceptron", "Does Rosenblatt's rule converge on separable data within Novikoff's bound, and never on XOR?")
@@ -84,13 +84,14 @@ def perceptron_study(args, run_dir):
 def activations_study(args, run_dir):
     import matplotlib.pyplot as plt
 
-    x_train, y_train, x_test, y_test = digits_split(args.seed)
+    data = study_data(args)
+    x_train, y_train, x_test, y_test = data
     rows, curves = [], {}
     for activation in ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu"):
         keras.utils.set_random_seed(args.seed)
         initializer = "he" if activation in ("relu", "leaky_relu", "elu", "gelu") else "glorot"
-        model = zoo.build("mlp", input_shape=(64,), classes=10, depth=args.depth, width=64, activation=activation,
-                          initializer=initializer)
+        model = zoo.build("mlp", input_shape=x_train.shape[1:], classes=data.classes, depth=args.depth, width=64,
+                          activation=activation, initializer=initializer)
         norms = gradient_norms(model, x_train[:256], y_train[:256])
         model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
@@ -121,7 +122,7 @@ def activations_study(args, run_dir):
               f"down. After {args.epochs} epochs the test accuracy is {final['sigmoid']:.3f} with sigmoid, "
               f"{final['tanh']:.3f} with tanh and {final['relu']:.3f} with ReLU.")
     setting = (f"The zoo's `mlp`, {args.depth} hidden layers of 64, Glorot initialisation for sigmoid and tanh, He "
-               f"for the rest; the 8x8 digits (1,347 training, 450 test); SGD 0.05 with momentum 0.9, "
+               f"for the rest; {data.name}; SGD 0.05 with momentum 0.9, "
                f"batch 64, {args.epochs} epochs; gradient norms on 256 training images.")
     measures = {f"first_over_last_{k}": float(v) for k, v in ratio.items()}
     measures.update({f"test_accuracy_{k}": float(v) for k, v in final.items()})
@@ -134,14 +135,15 @@ def activations_study(args, run_dir):
 def initialisation_study(args, run_dir):
     import matplotlib.pyplot as plt
 
-    x_train, y_train, x_test, y_test = digits_split(args.seed)
+    data = study_data(args)
+    x_train, y_train, x_test, y_test = data
     rows = []
     symmetric = None
     for activation in ("tanh", "relu"):
         for initializer in ("zeros", "normal", "glorot", "he"):
             keras.utils.set_random_seed(args.seed)
-            model = zoo.build("mlp", input_shape=(64,), classes=10, depth=args.depth, width=64,
-                              activation=activation, initializer=initializer)
+            model = zoo.build("mlp", input_shape=x_train.shape[1:], classes=data.classes, depth=args.depth,
+                              width=64, activation=activation, initializer=initializer)
             probe = keras.Model(model.inputs, [model.get_layer(f"{activation}_{i}").output
                                                for i in range(1, args.depth + 1)])
             stds = [float(np.std(np.asarray(a))) for a in probe(x_train[:512])]
@@ -170,7 +172,7 @@ def initialisation_study(args, run_dir):
               f"{accuracy['tanh', 'zeros']:.3f} (tanh). Glorot with tanh reaches {accuracy['tanh', 'glorot']:.3f}, "
               f"He with ReLU {accuracy['relu', 'he']:.3f}; N(0, 1) gives {accuracy['tanh', 'normal']:.3f} (tanh, "
               f"saturated units) and {accuracy['relu', 'normal']:.3f} (ReLU, exploding activations).")
-    setting = (f"The zoo's `mlp`, {args.depth} hidden layers of 64; the 8x8 digits; Adam 1e-3, batch 64, "
+    setting = (f"The zoo's `mlp`, {args.depth} hidden layers of 64; {data.name}; Adam 1e-3, batch 64, "
                f"{args.epochs} epochs; activation spread on 512 training images.")
     measures = {"zero_init_unit_difference": symmetric,
                 **{f"test_accuracy_{a}_{i}": float(v) for (a, i), v in accuracy.items()}}

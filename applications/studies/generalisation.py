@@ -8,7 +8,7 @@ import pandas as pd
 
 import zoo
 from applications.kit import reporting
-from applications.studies.registry import dense_layers, digits_split, study
+from applications.studies.registry import dense_layers, study, study_data
 
 
 def stratified_subset(x, y, per_class: int, seed: int, exclude=None):
@@ -52,19 +52,20 @@ def regularisation_study(args, run_dir):
 
     from applications.kit.augmentation import image_augmentation
 
-    x_all, y_all, x_test, y_test = digits_split(args.seed)
-    images, test_images = x_all.reshape(-1, 8, 8, 1), x_test.reshape(-1, 8, 8, 1)
+    data = study_data(args)
+    x_all, y_all, x_test, y_test = data
+    images, test_images = x_all.reshape(-1, *data.image_shape), x_test.reshape(-1, *data.image_shape)
     train = stratified_subset(x_all, y_all, args.per_class, args.seed)
     validation = stratified_subset(x_all, y_all, 20, args.seed + 1, exclude=train)
     rows, curves = [], {}
     for name, (builder, arguments, early_stopping, augment) in REGULARISERS.items():
         keras.utils.set_random_seed(args.seed)
-        model = zoo.build(builder, input_shape=(8, 8, 1), classes=10, **(MLP if builder == "mlp" else CONV),
-                          **arguments)
+        model = zoo.build(builder, input_shape=data.image_shape, classes=data.classes,
+                          **(MLP if builder == "mlp" else CONV), **arguments)
         trained = model
         if augment:  # random shifts, turns and zooms, in training only (the kit's image augmentation)
             shift = image_augmentation(rotation=0.03, translation=0.0, zoom=0.05, seed=args.seed)
-            trained = keras.Sequential([keras.Input((8, 8, 1)), shift, model])
+            trained = keras.Sequential([keras.Input(data.image_shape), shift, model])
         trained.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                         metrics=["accuracy"])
         callbacks = [keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True)] if early_stopping else []
@@ -110,15 +111,15 @@ def regularisation_study(args, run_dir):
     answer = (f"Without regularisation the MLP fits its {len(train)} training images "
               f"({by.loc['none', 'train_accuracy']:.3f}) and scores {by.loc['none', 'test_accuracy']:.3f} on the "
               f"test set, a train-validation gap of {by.loc['none', 'gap']:.3f}; its validation loss is lowest "
-              f"after epoch {lowest + 1} ({curves['none']['val_loss'][lowest]:.3f}) and rises to "
-              f"{by.loc['none', 'validation_cross_entropy']:.3f}, and early stopping keeps "
+              f"after epoch {lowest + 1} ({curves['none']['val_loss'][lowest]:.3f}) and ends at "
+              f"{by.loc['none', 'validation_cross_entropy']:.3f}, where early stopping keeps "
               f"{by.loc['early stopping', 'validation_cross_entropy']:.3f}. The best test accuracy comes with "
               f"{best} ({by.loc[best, 'test_accuracy']:.3f}); the gap is smallest with {by['gap'].idxmin()} "
               f"({by['gap'].min():.3f}). L1 leaves {by.loc['L1', 'near_zero_share']:.0%} of the hidden weights "
               f"below 1e-3 in size, against {by.loc['L2', 'near_zero_share']:.0%} with L2 and "
               f"{by.loc['none', 'near_zero_share']:.0%} without. Spatial dropout takes the small convnet from "
               f"{by.loc['conv, none', 'test_accuracy']:.3f} to {by.loc['conv, spatial dropout', 'test_accuracy']:.3f}.")
-    setting = (f"{args.per_class} images per class of the 8x8 digits' training split (stratified, seed "
+    setting = (f"{args.per_class} images per class of the training split of {data.name} (stratified, seed "
                f"{args.seed}), 20 per class of the rest for validation (early stopping only), the 450 test images. "
                f"The zoo's `mlp` (2 hidden layers of 256, ReLU, He) and `vgg` (blocks of 16 and 32 filters, one "
                f"convolution each, no batch norm, no dense dropout); Adam 1e-3, batch 32, {args.epochs} epochs; "
@@ -131,14 +132,14 @@ def regularisation_study(args, run_dir):
 # --------------------------------------------------------------------- capacity
 
 WIDTHS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-SIZES = (10, 20, 50, 100, 200, 500, 1347)
+SIZES = (10, 20, 50, 100, 200, 500)  # and the whole training split
 
 
-def error_rates(model, data, epochs: int, seed: int) -> tuple[float, float]:
-    """Fit ``model`` on ``(x, y)`` (repeated to at least 1,347 examples, so each size trains as many steps);
-    the training and test error rates."""
+def error_rates(model, data, epochs: int, seed: int, per_epoch: int = 1347) -> tuple[float, float]:
+    """Fit ``model`` on ``(x, y)`` (repeated to at least ``per_epoch`` examples, so each size trains as many
+    steps); the training and test error rates."""
     x, y, x_test, y_test = data
-    repeats = int(np.ceil(1347 / len(y)))
+    repeats = int(np.ceil(per_epoch / len(y)))
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
     model.fit(np.tile(x, (repeats, 1)), np.tile(y, repeats), epochs=epochs, batch_size=64, verbose=0)
@@ -150,21 +151,22 @@ def error_rates(model, data, epochs: int, seed: int) -> tuple[float, float]:
 def capacity_study(args, run_dir):
     import matplotlib.pyplot as plt
 
-    x_train, y_train, x_test, y_test = digits_split(args.seed)
+    data = study_data(args)
+    x_train, y_train, x_test, y_test = data
     rows = []
     for width in WIDTHS:
         keras.utils.set_random_seed(args.seed)
-        model = zoo.build("mlp", input_shape=(64,), classes=10, depth=1, width=width)
-        train_error, test_error = error_rates(model, (x_train, y_train, x_test, y_test), args.epochs, args.seed)
+        model = zoo.build("mlp", input_shape=x_train.shape[1:], classes=data.classes, depth=1, width=width)
+        train_error, test_error = error_rates(model, data, args.epochs, args.seed, per_epoch=len(y_train))
         rows.append({"sweep": "width", "width": width, "training_examples": len(y_train),
                      "train_error": train_error, "test_error": test_error})
-    for size in SIZES:
-        picks = (np.arange(len(y_train)) if size >= len(y_train) else
-                 np.random.default_rng(args.seed).permutation(len(y_train))[:size])
+    for size in [*(n for n in SIZES if n < len(y_train)), len(y_train)]:
+        picks = (np.random.default_rng(args.seed).permutation(len(y_train))[:size] if size < len(y_train) else
+                 np.arange(len(y_train)))
         keras.utils.set_random_seed(args.seed)
-        model = zoo.build("mlp", input_shape=(64,), classes=10, depth=1, width=128)
+        model = zoo.build("mlp", input_shape=x_train.shape[1:], classes=data.classes, depth=1, width=128)
         train_error, test_error = error_rates(model, (x_train[picks], y_train[picks], x_test, y_test),
-                                              args.epochs, args.seed)
+                                              args.epochs, args.seed, per_epoch=len(y_train))
         rows.append({"sweep": "training set size", "width": 128, "training_examples": len(picks),
                      "train_error": train_error, "test_error": test_error})
     table = pd.DataFrame(rows)
@@ -199,10 +201,11 @@ def capacity_study(args, run_dir):
               f"MLP fits them ({sizes['train_error'].iloc[0]:.3f}) and overfits (test error "
               f"{sizes['test_error'].iloc[0]:.3f}, a gap of {gaps.iloc[0]:.3f}); with all {sizes.index[-1]} the "
               f"gap is {gaps.iloc[-1]:.3f}.")
-    setting = (f"The zoo's `mlp`, one hidden layer (ReLU, He); the 8x8 digits' 1,347 training and 450 test images; "
+    setting = (f"The zoo's `mlp`, one hidden layer (ReLU, He); {data.name}; "
                f"widths {', '.join(map(str, WIDTHS))} on all training images; width 128 on random subsets of "
-               f"{', '.join(map(str, SIZES))} (each repeated to 1,347 images an epoch, so each model takes as many "
-               f"steps); Adam 3e-3, batch 64, {args.epochs} epochs.")
+               f"{', '.join(str(n) for n in SIZES if n < len(y_train))} images and all of them (each repeated to "
+               f"{len(y_train):,} images an epoch, so each model takes as many steps); Adam 3e-3, batch 64, "
+               f"{args.epochs} epochs.")
     return table, ["capacity.png"], answer, setting, measures
 
 
@@ -212,9 +215,9 @@ KINDS = ("seeds", "bagging", "snapshot")
 SNAPSHOT_RATE = 1e-2  # each cosine cycle restarts at this Adam rate (a snapshot ensemble wants a large one)
 
 
-def ensemble_member(seed: int):
+def ensemble_member(seed: int, input_shape=(64,), classes=10):
     keras.utils.set_random_seed(seed)
-    return zoo.build("mlp", input_shape=(64,), classes=10, depth=2, width=64, dropout=0.2)
+    return zoo.build("mlp", input_shape=input_shape, classes=classes, depth=2, width=64, dropout=0.2)
 
 
 def member_probabilities(kind: str, args, data) -> list:
@@ -224,10 +227,11 @@ def member_probabilities(kind: str, args, data) -> list:
     from applications.kit.optimisation import OptimiserSettings, make_optimizer
 
     x_train, y_train, x_test = data
+    shape = {"input_shape": x_train.shape[1:], "classes": int(y_train.max()) + 1}
     if kind == "snapshot":
         every = max(1, args.epochs // args.members)
         settings = OptimiserSettings(learning_rate=SNAPSHOT_RATE, schedule="cosine-restarts", cycles=args.members)
-        model, found = ensemble_member(args.seed), []
+        model, found = ensemble_member(args.seed, **shape), []
         model.compile(optimizer=make_optimizer(settings.check(every * args.members), epochs=every * args.members,
                                                steps_per_epoch=int(np.ceil(len(y_train) / 64))),
                       loss="sparse_categorical_crossentropy")
@@ -239,7 +243,7 @@ def member_probabilities(kind: str, args, data) -> list:
     for member in range(args.members):
         picks = (np.random.default_rng(args.seed + member).integers(0, len(y_train), len(y_train))
                  if kind == "bagging" else np.arange(len(y_train)))
-        model = ensemble_member(args.seed + member)
+        model = ensemble_member(args.seed + member, **shape)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
         model.fit(x_train[picks], y_train[picks], epochs=args.epochs, batch_size=64, verbose=0)
         found.append(reporting.predict(model, x_test))
@@ -253,7 +257,8 @@ def ensembles_study(args, run_dir):
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.svm import SVC
 
-    x_train, y_train, x_test, y_test = digits_split(args.seed)
+    data = study_data(args)
+    x_train, y_train, x_test, y_test = data
     rows, averaged = [], {}
     for kind in KINDS:
         probabilities = member_probabilities(kind, args, (x_train, y_train, x_test))
@@ -279,7 +284,7 @@ def ensembles_study(args, run_dir):
         axis.plot(sizes, members, marker=marker, linestyle=":", alpha=0.6, label=f"{kind}: member n alone")
     for (_, row), style in zip(table[table["kind"] == "baseline"].iterrows(), ("--", "-.")):
         axis.axhline(row["test_accuracy"], linestyle=style, color="grey", label=row["model"])
-    axis.set(xlabel="members", ylabel="test accuracy", title="Averaging MLPs on the 8x8 digits")
+    axis.set(xlabel="members", ylabel="test accuracy", title=f"Averaging MLPs on {data.name.split(' (')[0]}")
     axis.legend(fontsize=7)
     reporting.save_figure(figure, run_dir / "ensembles.png")
     member_mean = {kind: float(table[(table["kind"] == kind) & table["model"].str.startswith("member")]
@@ -293,7 +298,7 @@ def ensembles_study(args, run_dir):
     setting = (f"{args.members} MLPs of the zoo (two hidden layers of 64, dropout 0.2, Adam 1e-3, {args.epochs} "
                "epochs) per kind: seeds (the same data) and bagging (bootstrap samples); and one MLP trained "
                f"{args.epochs} epochs in {args.members} cosine cycles restarting at Adam {SNAPSHOT_RATE:g}, a "
-               "snapshot at the end of each (Huang et al., 2017); probabilities averaged; the 8x8 digits; "
+               "snapshot at the end of each (Huang et al., 2017); probabilities averaged; {data.name}; "
                "scikit-learn's k-NN (k=3) and SVC (RBF) on the same split.")
     measures = {f"ensemble_{k}": v for k, v in averaged.items()}
     measures.update({f"mean_member_{k}": v for k, v in member_mean.items()})

@@ -8,7 +8,7 @@ import pandas as pd
 
 import zoo
 from applications.kit import reporting
-from applications.studies.registry import digits_split, study
+from applications.studies.registry import study, study_data
 
 
 OPTIMISERS = {
@@ -43,11 +43,12 @@ def rosenbrock_path(make, steps=300):
 def optimisers_study(args, run_dir):
     import matplotlib.pyplot as plt
 
-    x_train, y_train, x_test, y_test = digits_split(args.seed)
+    data = study_data(args)
+    x_train, y_train, x_test, y_test = data
     rows, paths = [], {}
     for name, make in OPTIMISERS.items():
         keras.utils.set_random_seed(args.seed)
-        model = zoo.build("mlp", input_shape=(64,), classes=10, depth=2, width=64)
+        model = zoo.build("mlp", input_shape=x_train.shape[1:], classes=data.classes, depth=2, width=64)
         model.compile(optimizer=make(RATES[name]), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         history = model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=args.epochs, batch_size=64,
                             verbose=0)
@@ -79,7 +80,8 @@ def optimisers_study(args, run_dir):
         ". Final test accuracy: " + ", ".join(f"{name} {last.loc[name, 'test_accuracy']:.3f}" for name in OPTIMISERS)
         + ". On Rosenbrock, after 300 steps the value left is " + ", ".join(
         f"{name} {last.loc[name, 'rosenbrock_final_value']:.3g}" for name in OPTIMISERS) + ".")
-    setting = (f"The zoo's `mlp` (2 hidden layers of 64, ReLU, He), the 8x8 digits, batch 64, {args.epochs} epochs, "
+    setting = (f"The zoo's `mlp` (2 hidden layers of 64, ReLU, He), {data.name}, batch 64, {args.epochs} "
+               "epochs, "
                "rates 0.05 for the SGD family and 1e-3 for the adaptive ones (AdamW: weight decay 1e-2); on "
                "Rosenbrock rates 1e-3 (SGD family) and 0.05 (adaptive).")
     measures = {f"epochs_to_loss_0.1_{k}": v for k, v in first_below.items()}
@@ -131,7 +133,7 @@ LABELS = {("sgd", "none"): "SGD", ("sgd", "L2 penalty"): "SGD + L2", ("sgd", "de
 def weight_decay_study(args, run_dir):
     import matplotlib.pyplot as plt
 
-    data = digits_split(args.seed)
+    data = study_data(args)
     rows, finals = [], {}
     for family in ("sgd", "adam"):
         rate = WEIGHT_DECAY_RATES[family]
@@ -141,7 +143,8 @@ def weight_decay_study(args, run_dir):
                 # Keras' L2(l) adds l * sum(w^2), whose gradient 2 l w equals decoupled decay's strength * w
                 # at l = strength / 2: the two are the same update for plain SGD.
                 l2 = strength / 2 if method == "L2 penalty" else 0.0
-                model = zoo.build("mlp", input_shape=(64,), classes=10, depth=2, width=64, l2=l2)
+                model = zoo.build("mlp", input_shape=data.x_train.shape[1:], classes=data.classes, depth=2,
+                                  width=64, l2=l2)
                 optimizer = decoupled(family, rate, strength if method == "decoupled" else 0.0, model)
                 norms, accuracy, weights = train_with_norms(model, optimizer, data, args.epochs)
                 finals[family, strength, method] = weights
@@ -183,7 +186,8 @@ def weight_decay_study(args, run_dir):
               f"{last.loc[('adam', 'none', 0.0), 'kernel_norm']:.1f}); test accuracy "
               f"{last.loc[('adam', 'L2 penalty', strength), 'test_accuracy']:.3f} against "
               f"{last.loc[('adam', 'decoupled', strength), 'test_accuracy']:.3f}.")
-    setting = (f"The zoo's `mlp` (2 hidden layers of 64, ReLU, He), the 8x8 digits, batch 64, {args.epochs} epochs; "
+    setting = (f"The zoo's `mlp` (2 hidden layers of 64, ReLU, He), {data.name}, batch 64, {args.epochs} "
+               "epochs; "
                f"SGD at 0.05 and Adam at 1e-3, each without decay, with the mlp's L2 penalty (l2 = strength / 2 on "
                f"the hidden kernels) and with the kit's decoupled weight decay (SGDW, AdamW) on the same kernels, "
                f"strengths {', '.join(f'{s:g}' for s in STRENGTHS)}.")
@@ -218,10 +222,11 @@ def learning_rate_study(args, run_dir):
 
     from applications.kit.optimisation import OptimiserSettings, learning_rate_schedule, make_optimizer
 
-    x_train, y_train, x_test, y_test = digits_split(args.seed)
+    data = study_data(args)
+    x_train, y_train, x_test, y_test = data
     keras.utils.set_random_seed(args.seed)
-    found = range_test(zoo.build("mlp", input_shape=(64,), classes=10, depth=2, width=64), x_train, y_train,
-                       seed=args.seed)
+    found = range_test(zoo.build("mlp", input_shape=x_train.shape[1:], classes=data.classes, depth=2, width=64),
+                       x_train, y_train, seed=args.seed)
     smooth = found["loss"].ewm(alpha=0.1).mean()
     best = found.loc[smooth.idxmin()]
     diverged = found["rate"][smooth > 4 * smooth.min()]
@@ -233,7 +238,7 @@ def learning_rate_study(args, run_dir):
     curves = {}
     for choice in SCHEDULE_CHOICES:
         keras.utils.set_random_seed(args.seed)
-        model = zoo.build("mlp", input_shape=(64,), classes=10, depth=2, width=64)
+        model = zoo.build("mlp", input_shape=x_train.shape[1:], classes=data.classes, depth=2, width=64)
         settings = OptimiserSettings(optimizer="momentum", learning_rate=suggested,
                                      schedule="cosine" if choice == "warm-up + cosine" else choice,
                                      warmup_epochs=2.0 if choice == "warm-up + cosine" else 0.0)
@@ -251,7 +256,7 @@ def learning_rate_study(args, run_dir):
     clipped = {}
     for clip in (None, 1.0):
         keras.utils.set_random_seed(args.seed)
-        model = zoo.build("mlp", input_shape=(64,), classes=10, depth=6, width=64)
+        model = zoo.build("mlp", input_shape=x_train.shape[1:], classes=data.classes, depth=6, width=64)
         settings = OptimiserSettings(optimizer="sgd", learning_rate=CLIP_RATE, schedule="constant",
                                      clip_norm=clip)
         model.compile(optimizer=make_optimizer(settings, steps_per_epoch=steps, epochs=args.epochs),
@@ -310,7 +315,7 @@ def learning_rate_study(args, run_dir):
               f"{CLIP_RATE:g} on a 6-layer MLP "
               + ("diverged (NaN)" if not np.isfinite(unclipped[-1]) else f"ended at a loss of {unclipped[-1]:.3g}")
               + f" after {len(unclipped)} epochs; clipping the gradient norm to 1 it ended at {clipped_run[-1]:.3g}.")
-    setting = (f"The zoo's `mlp` (2 hidden layers of 64, ReLU, He) on the 8x8 digits. Range test: one pass of "
+    setting = (f"The zoo's `mlp` (2 hidden layers of 64, ReLU, He) on {data.name}. Range test: one pass of "
                f"200 batches of 32, SGD with momentum 0.9, the rate from 1e-5 to 10. Schedules: the kit's, SGD "
                f"with momentum 0.9, batch 64, {args.epochs} epochs (warm-up: 2 epochs). Clipping: a 6-layer MLP, "
                f"plain SGD at {CLIP_RATE:g}, the kit's `--clip-norm 1`.")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import keras
+import numpy as np
 
 
 @dataclass
@@ -42,6 +43,64 @@ def digits_split(seed: int):
     x_train, x_test, y_train, y_test = train_test_split((x / 16.0).astype("float32"), y, test_size=0.25,
                                                         stratify=y, random_state=seed)
     return x_train, y_train, x_test, y_test
+
+
+@dataclass
+class StudyData:
+    """A study's data: images flattened to vectors in [0, 1], integer labels from 0; unpacks as
+    ``x_train, y_train, x_test, y_test``."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple   # (height, width, channels) of one image, for the studies that need images
+    name: str            # what the report says it is
+
+    def __iter__(self):
+        return iter((self.x_train, self.y_train, self.x_test, self.y_test))
+
+    @property
+    def classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+def study_data(args) -> StudyData:
+    """The 8x8 digits (``digits_split``), or ``--data``: an MNIST-style folder of IDX files or an NPZ (the
+    kit's loader), its own test part if it has one (else a stratified 75/25 split), ``--train-size`` training
+    and ``--test-size`` test images drawn stratified with ``--seed``, scaled to [0, 1]."""
+    from sklearn.model_selection import train_test_split
+
+    from applications.kit import errors
+    from applications.kit.data.files import load_path
+
+    if not getattr(args, "data", None):
+        return StudyData(*digits_split(args.seed), (8, 8, 1), "the 8x8 digits (1,347 training, 450 test images)")
+    dataset = load_path(args.data)
+    if dataset.y is None or dataset.x.ndim < 3:
+        raise errors.DataError(f"--data {args.data}: the studies need labelled images (x of [N, H, W] or "
+                               f"[N, H, W, C] and y); give an MNIST-style IDX folder or an NPZ of them")
+    x, y = dataset.x, np.asarray(dataset.y).astype("int64")
+    if dataset.test is not None:
+        x_test, y_test = dataset.test[0], np.asarray(dataset.test[1]).astype("int64")
+    else:
+        x, x_test, y, y_test = train_test_split(x, y, test_size=0.25, stratify=y, random_state=args.seed)
+
+    def take(x, y, size):
+        if size >= len(y):
+            return x, y
+        x, _, y, _ = train_test_split(x, y, train_size=size, stratify=y, random_state=args.seed)
+        return x, y
+
+    (x, y), (x_test, y_test) = take(x, y, args.train_size), take(x_test, y_test, args.test_size)
+    scale = 255.0 if np.issubdtype(dataset.x.dtype, np.integer) else max(float(np.abs(x).max()), 1.0)
+    shape = x.shape[1:] if x.ndim == 4 else (*x.shape[1:], 1)
+
+    def flat(a):
+        return (a.reshape(len(a), -1) / scale).astype("float32")
+
+    return StudyData(flat(x), y, flat(x_test), y_test, shape,
+                     f"{dataset.source} ({len(y):,} training, {len(y_test):,} test images)")
 
 
 def dense_layers(model):
