@@ -13,6 +13,9 @@ In the order they run at the end of an epoch:
 - ``TensorBoard`` (only with ``tensorboard=True``): ``<run_dir>/tensorboard``.
 - ``ExactBackup``: last, so it saves what the others decided this epoch.
 
+``Snapshots`` (not a standard one) saves the model every N epochs: a snapshot
+ensemble's members (``--ensemble-kind snapshot``).
+
 ``monitor`` is any logged value (``val_loss`` by default, ``loss`` without
 validation data, ``val_g_loss`` for a GAN); ``mode`` is ``min``, ``max`` or
 ``auto`` (Keras guesses from the name).
