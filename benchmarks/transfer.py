@@ -278,7 +278,8 @@ def main(argv=None) -> None:
     table = pd.DataFrame(rows)
     summary = (table.groupby(["target", "labels_per_class", "method"])["test_accuracy"]
                .agg(["mean", "min", "max", "count"]).reset_index())
-    SUMMARY.write_text(json.dumps({"source_test_accuracy": source["test_accuracy"], "settings": vars(args),
+    options = {k: v for k, v in vars(args).items() if k != "work"}  # (a local path)
+    SUMMARY.write_text(json.dumps({"source_test_accuracy": source["test_accuracy"], "settings": options,
                                    "cells": summary.to_dict("records")}, indent=2) + "\n")
     for target in args.targets:
         plot(table, target, DOCS / f"transfer_{target}.png")
