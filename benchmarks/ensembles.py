@@ -8,7 +8,8 @@ application on the official split (``../shared/data/mnist_full``: 60,000
 training images, 10 % of them held out for validation, 10,000 test images)
 with ``--ensemble N --ensemble-kind K``. Its ``metrics.json`` holds each
 member's test accuracy and the averaged ensemble's; this script collects
-them into ``benchmarks/results/ensembles.json`` and prints a Markdown table.
+them into ``benchmarks/results/ensembles.json`` (``ensembles_<model>.json`` for
+another ``--model``) and prints a Markdown table.
 The goal (issue 35): the ensemble at least 0.1 point above its mean member.
 Nothing is chosen on the test set: each member trains with the app's
 defaults and early stopping on its validation split (a snapshot run has no
@@ -80,8 +81,9 @@ def main(argv=None) -> None:
             rows.append(ensemble_run(args, kind, pathlib.Path(work) / kind))
             print(f"{kind}: ensemble {rows[-1]['ensemble_test_accuracy']:.4f}, mean member "
                   f"{rows[-1]['mean_member']:.4f}", flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"data": "MNIST official split (60,000 / 10,000)", "settings": vars(args),
+    results = RESULTS if args.model == "convnet" else RESULTS.with_name(f"ensembles_{args.model}.json")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({"data": "MNIST official split (60,000 / 10,000)", "settings": vars(args),
                                    "goal": "ensemble >= mean member + 0.1 point", "runs": rows}, indent=2) + "\n")
     print("\n" + table(rows, args))
 
