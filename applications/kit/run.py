@@ -397,12 +397,39 @@ def fit_ensemble(task: Task, args, prepared: Prepared, optimiser: OptimiserSetti
     2017: N members for the price of one). Each is resumable: a rerun skips the members whose folder is
     complete, and a snapshot run resumes its one training exactly."""
     run_dir, backup_dir = pathlib.Path(run_dir), pathlib.Path(backup_dir)
-    members, histories, seconds, reports, resumed = [], [], 0.0, [], 0
     if args.ensemble_kind == "snapshot":
         members, result, reports = fit_snapshots(task, args, prepared, optimiser, run_dir, backup_dir,
                                                  strategy=strategy)
-        histories, seconds, resumed = [result.history], result.seconds, result.resumed_from_epoch
-    for i in range(args.ensemble if args.ensemble_kind != "snapshot" else 0):
+        history, seconds, resumed = result.history, result.seconds, result.resumed_from_epoch
+    else:
+        members, history, seconds, reports = fit_members(task, args, prepared, optimiser, run_dir, backup_dir,
+                                                         strategy=strategy)
+        resumed = 0
+    inputs = [keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name) for t in members[0].inputs]
+    inputs = inputs[0] if len(inputs) == 1 else inputs
+    for i, member in enumerate(members):  # unique names inside the ensemble
+        member.name = f"member_{i + 1}"
+    outputs = keras.layers.Average(name="average", dtype="float32")([member(inputs) for member in members])
+    ensemble = keras.Model(inputs, outputs, name=f"{task.name}_ensemble_of_{args.ensemble}")
+    ensemble.save(run_dir / "model.keras")
+    metrics = task.evaluate(ensemble, prepared, args, run_dir)
+    keys = [k for k in reports[0] if k in metrics]
+    metrics["members"] = {"kind": args.ensemble_kind, "each": reports,
+                          "mean": {k: float(np.mean([r[k] for r in reports])) for k in keys}}
+    for k in keys:
+        print(f"  {k}: ensemble {metrics[k]:.4f}, members {', '.join(f'{r[k]:.4f}' for r in reports)} "
+              f"(mean {metrics['members']['mean'][k]:.4f})")
+    history.to_csv(run_dir / "history.csv", index=False)
+    return ensemble, training.TrainResult(history=history, resumed_from_epoch=resumed, seconds=seconds,
+                                          monitor="", steps_per_epoch=0), metrics
+
+
+def fit_members(task: Task, args, prepared: Prepared, optimiser: OptimiserSettings, run_dir, backup_dir, *,
+                strategy=None):
+    """Seed or bagging members, each a whole run of ``fit`` in ``member_<i>/`` (a finished one is loaded, not
+    trained again): ``(members, history with a member column, seconds, reports)``."""
+    members, histories, seconds, reports = [], [], 0.0, []
+    for i in range(args.ensemble):
         member_args = replace_args(args, seed=args.seed + i, ensemble=None)
         member_data = prepared
         if args.ensemble_kind == "bagging":
@@ -423,34 +450,18 @@ def fit_ensemble(task: Task, args, prepared: Prepared, optimiser: OptimiserSetti
                   f"{', a bootstrap sample' if args.ensemble_kind == 'bagging' else ''})")
             model, result, report = fit(task, member_args, member_data, optimiser, member_dir,
                                         backup_dir / f"member_{i + 1}", strategy=strategy, keep_backup=True)
-            report = test_metrics_of(report)
+            report = member_report(report)
             reporting.write_json(done, report)
             shutil.rmtree(backup_dir / f"member_{i + 1}", ignore_errors=True)
         members.append(model)
         histories.append(result.history.assign(member=i + 1))
         seconds += result.seconds
         reports.append(report)
-    inputs = [keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name) for t in members[0].inputs]
-    inputs = inputs[0] if len(inputs) == 1 else inputs
-    for i, member in enumerate(members):  # unique names inside the ensemble
-        member.name = f"member_{i + 1}"
-    outputs = keras.layers.Average(name="average", dtype="float32")([member(inputs) for member in members])
-    ensemble = keras.Model(inputs, outputs, name=f"{task.name}_ensemble_of_{args.ensemble}")
-    ensemble.save(run_dir / "model.keras")
-    metrics = task.evaluate(ensemble, prepared, args, run_dir)
-    keys = [k for k in reports[0] if k in metrics]
-    metrics["members"] = {"kind": args.ensemble_kind, "each": reports,
-                          "mean": {k: float(np.mean([r[k] for r in reports])) for k in keys}}
-    for k in keys:
-        print(f"  {k}: ensemble {metrics[k]:.4f}, members {', '.join(f'{r[k]:.4f}' for r in reports)} "
-              f"(mean {metrics['members']['mean'][k]:.4f})")
-    history = pd.concat(histories, ignore_index=True)
-    history.to_csv(run_dir / "history.csv", index=False)
-    return ensemble, training.TrainResult(history=history, resumed_from_epoch=resumed, seconds=seconds,
-                                          monitor="", steps_per_epoch=0), metrics
+    return members, pd.concat(histories, ignore_index=True), seconds, reports
 
 
-def test_metrics_of(metrics: dict) -> dict:
+def member_report(metrics: dict) -> dict:
+    """A member's test metrics (what ``member.json`` keeps)."""
     return {k: v for k, v in metrics.items() if k.startswith("test_") and isinstance(v, float)}
 
 
@@ -478,7 +489,7 @@ def fit_snapshots(task: Task, args, prepared: Prepared, optimiser: OptimiserSett
             report = json.loads(done.read_text())
         else:
             member_dir.mkdir(parents=True, exist_ok=True)
-            report = test_metrics_of(task.evaluate(model, prepared, args, member_dir))
+            report = member_report(task.evaluate(model, prepared, args, member_dir))
             reporting.write_json(done, report)
         members.append(model)
         reports.append(report)
