@@ -8,7 +8,7 @@ import pandas as pd
 
 import zoo
 from applications.kit import reporting
-from applications.studies.registry import gradient_norms, study, study_data
+from applications.studies.registry import accuracy, gradient_norms, study, study_data
 
 
 @study("perceptron", "Does Rosenblatt's rule converge on separable data within Novikoff's bound, and never on XOR?")
@@ -46,7 +46,7 @@ def perceptron_study(args, run_dir):
     mlp = zoo.build("mlp", input_shape=(2,), classes=2, depth=1, width=8, activation="tanh", initializer="glorot")
     mlp.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
     mlp.fit(xor_x, (xor_y > 0).astype(int), epochs=300, batch_size=4, verbose=0)
-    mlp_accuracy = float((reporting.predict(mlp, xor_x).argmax(-1) == (xor_y > 0)).mean())
+    mlp_accuracy = accuracy(mlp, xor_x, xor_y > 0)
 
     table = pd.DataFrame({"epoch": range(1, len(mistakes) + 1), "mistakes": mistakes, "problem": "iris (separable)"})
     table = pd.concat([table, pd.DataFrame({"epoch": range(1, len(xor_history.history["mistakes"]) + 1),
@@ -166,14 +166,14 @@ def initialisation_study(args, run_dir):
         axis.set(xlabel="layer", ylabel="std of the layer's output", title=f"{activation}: activations at init")
         axis.legend(fontsize=8, title="init (test accuracy)")
     reporting.save_figure(figure, run_dir / "initialisation.png")
-    accuracy = table.groupby(["activation", "initializer"])["test_accuracy"].first()
+    scores = table.groupby(["activation", "initializer"])["test_accuracy"].first()
     answer = (f"With zeros every hidden unit of a layer stays identical through training (largest difference "
               f"between units of layer 2 after training: {symmetric:.1e}) and the test accuracy is "
-              f"{accuracy['tanh', 'zeros']:.3f} (tanh). Glorot with tanh reaches {accuracy['tanh', 'glorot']:.3f}, "
-              f"He with ReLU {accuracy['relu', 'he']:.3f}; N(0, 1) gives {accuracy['tanh', 'normal']:.3f} (tanh, "
-              f"saturated units) and {accuracy['relu', 'normal']:.3f} (ReLU, exploding activations).")
+              f"{scores['tanh', 'zeros']:.3f} (tanh). Glorot with tanh reaches {scores['tanh', 'glorot']:.3f}, "
+              f"He with ReLU {scores['relu', 'he']:.3f}; N(0, 1) gives {scores['tanh', 'normal']:.3f} (tanh, "
+              f"saturated units) and {scores['relu', 'normal']:.3f} (ReLU, exploding activations).")
     setting = (f"The zoo's `mlp`, {args.depth} hidden layers of 64; {data.name}; Adam 1e-3, batch 64, "
                f"{args.epochs} epochs; activation spread on 512 training images.")
     measures = {"zero_init_unit_difference": symmetric,
-                **{f"test_accuracy_{a}_{i}": float(v) for (a, i), v in accuracy.items()}}
+                **{f"test_accuracy_{a}_{i}": float(v) for (a, i), v in scores.items()}}
     return table, ["initialisation.png"], answer, setting, measures

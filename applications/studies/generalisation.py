@@ -8,7 +8,7 @@ import pandas as pd
 
 import zoo
 from applications.kit import reporting
-from applications.studies.registry import dense_layers, study, study_data
+from applications.studies.registry import accuracy, dense_layers, study, study_data
 
 
 def stratified_subset(x, y, per_class: int, seed: int, exclude=None):
@@ -72,15 +72,11 @@ def regularisation_study(args, run_dir):
         history = trained.fit(images[train], y_all[train], validation_data=(images[validation], y_all[validation]),
                               epochs=args.epochs, batch_size=32, verbose=0, callbacks=callbacks).history
         curves[name] = history
-
-        def accuracy(x, y):
-            return float((reporting.predict(model, x).argmax(-1) == y).mean())
-
-        train_accuracy, validation_accuracy = accuracy(images[train], y_all[train]), accuracy(
-            images[validation], y_all[validation])
+        train_accuracy = accuracy(model, images[train], y_all[train])
+        validation_accuracy = accuracy(model, images[validation], y_all[validation])
         rows.append({"regulariser": name, "model": builder, "epochs_run": len(history["loss"]),
                      "train_accuracy": train_accuracy, "validation_accuracy": validation_accuracy,
-                     "gap": train_accuracy - validation_accuracy, "test_accuracy": accuracy(test_images, y_test),
+                     "gap": train_accuracy - validation_accuracy, "test_accuracy": accuracy(model, test_images, y_test),
                      # (Keras' val_loss adds the L1/L2 penalty: the cross-entropy alone, of the final model)
                      "validation_cross_entropy": log_loss(y_all[validation], reporting.predict(
                          model, images[validation]), labels=range(10)),
@@ -143,7 +139,7 @@ def error_rates(model, data, epochs: int, seed: int, per_epoch: int = 1347) -> t
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
     model.fit(np.tile(x, (repeats, 1)), np.tile(y, repeats), epochs=epochs, batch_size=64, verbose=0)
-    return tuple(float((reporting.predict(model, a).argmax(-1) != b).mean()) for a, b in ((x, y), (x_test, y_test)))
+    return 1 - accuracy(model, x, y), 1 - accuracy(model, x_test, y_test)
 
 
 @study("capacity", "How do training and test error move with the model's width and with the training set's "

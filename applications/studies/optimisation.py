@@ -8,7 +8,8 @@ import pandas as pd
 
 import zoo
 from applications.kit import reporting
-from applications.studies.registry import study, study_data
+from applications.kit.optimisation import OptimiserSettings, learning_rate_schedule, make_optimizer
+from applications.studies.registry import accuracy, dense_layers, study, study_data
 
 
 OPTIMISERS = {
@@ -54,9 +55,9 @@ def optimisers_study(args, run_dir):
                             verbose=0)
         path_rate = 1e-3 if name in ("SGD", "momentum", "Nesterov") else 0.05
         paths[name], final = rosenbrock_path(lambda: make(path_rate))
-        for epoch, (loss, accuracy) in enumerate(zip(history.history["loss"], history.history["val_accuracy"]), 1):
+        for epoch, (loss, score) in enumerate(zip(history.history["loss"], history.history["val_accuracy"]), 1):
             rows.append({"optimiser": name, "rate": RATES[name], "epoch": epoch, "train_loss": loss,
-                         "test_accuracy": accuracy, "rosenbrock_final_value": final})
+                         "test_accuracy": score, "rosenbrock_final_value": final})
     table = pd.DataFrame(rows)
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for name, group in table.groupby("optimiser", sort=False):
@@ -94,9 +95,6 @@ def optimisers_study(args, run_dir):
 def decoupled(optimizer: str, rate: float, strength: float, model) -> keras.optimizers.Optimizer:
     """The kit's optimiser with decoupled weight decay ``strength`` on the hidden kernels only (the weights an
     L2 penalty of the zoo's ``mlp`` covers: not the biases, not the logits)."""
-    from applications.kit.optimisation import OptimiserSettings, make_optimizer
-    from applications.studies.registry import dense_layers
-
     settings = OptimiserSettings(optimizer=optimizer, learning_rate=rate, schedule="constant", weight_decay=strength)
     made = make_optimizer(settings, steps_per_epoch=1, epochs=1)
     kernels = {id(layer.kernel) for layer in dense_layers(model)}
@@ -106,8 +104,6 @@ def decoupled(optimizer: str, rate: float, strength: float, model) -> keras.opti
 
 def kernel_norm(model) -> float:
     """The norm of all hidden kernels together."""
-    from applications.studies.registry import dense_layers
-
     return float(np.sqrt(sum(np.sum(np.square(np.asarray(layer.kernel))) for layer in dense_layers(model))))
 
 
@@ -119,8 +115,7 @@ def train_with_norms(model, optimizer, data, epochs: int) -> tuple[list[float], 
     record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: norms.append(kernel_norm(model)))
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0, callbacks=[record])
-    accuracy = float((reporting.predict(model, x_test).argmax(-1) == y_test).mean())
-    return norms, accuracy, model.get_weights()
+    return norms, accuracy(model, x_test, y_test), model.get_weights()
 
 
 WEIGHT_DECAY_RATES = {"sgd": 0.05, "adam": 1e-3}
@@ -146,12 +141,12 @@ def weight_decay_study(args, run_dir):
                 model = zoo.build("mlp", input_shape=data.x_train.shape[1:], classes=data.classes, depth=2,
                                   width=64, l2=l2)
                 optimizer = decoupled(family, rate, strength if method == "decoupled" else 0.0, model)
-                norms, accuracy, weights = train_with_norms(model, optimizer, data, args.epochs)
+                norms, score, weights = train_with_norms(model, optimizer, data, args.epochs)
                 finals[family, strength, method] = weights
                 label = LABELS[family, method]
                 for epoch, norm in enumerate(norms):
                     rows.append({"optimiser": family, "method": method, "label": label, "strength": strength,
-                                 "epoch": epoch, "kernel_norm": norm, "test_accuracy": accuracy})
+                                 "epoch": epoch, "kernel_norm": norm, "test_accuracy": score})
     table = pd.DataFrame(rows)
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for axis, family in zip(axes, ("sgd", "adam")):
@@ -220,8 +215,6 @@ SCHEDULE_CHOICES = ("constant", "step", "exponential", "cosine", "warm-up + cosi
 def learning_rate_study(args, run_dir):
     import matplotlib.pyplot as plt
 
-    from applications.kit.optimisation import OptimiserSettings, learning_rate_schedule, make_optimizer
-
     data = study_data(args)
     x_train, y_train, x_test, y_test = data
     keras.utils.set_random_seed(args.seed)
@@ -249,9 +242,9 @@ def learning_rate_study(args, run_dir):
                             verbose=0).history
         rate = learning_rate_schedule(settings, steps_per_epoch=steps, epochs=args.epochs)
         curves[choice] = [float(rate(s)) if callable(rate) else float(rate) for s in range(args.epochs * steps)]
-        for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["val_accuracy"]), start=1):
+        for epoch, (loss, score) in enumerate(zip(history["loss"], history["val_accuracy"]), start=1):
             rows.append({"part": "schedule", "setting": choice, "step": epoch * steps, "rate": curves[choice][
-                epoch * steps - 1], "loss": loss, "test_accuracy": accuracy})
+                epoch * steps - 1], "loss": loss, "test_accuracy": score})
 
     clipped = {}
     for clip in (None, 1.0):
@@ -265,9 +258,9 @@ def learning_rate_study(args, run_dir):
                             verbose=0, callbacks=[keras.callbacks.TerminateOnNaN()]).history
         name = "no clipping" if clip is None else f"clip norm {clip:g}"
         clipped[name] = history
-        for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["val_accuracy"]), start=1):
+        for epoch, (loss, score) in enumerate(zip(history["loss"], history["val_accuracy"]), start=1):
             rows.append({"part": "clipping", "setting": name, "step": epoch * steps, "rate": CLIP_RATE,
-                         "loss": loss, "test_accuracy": accuracy})
+                         "loss": loss, "test_accuracy": score})
     table = pd.DataFrame(rows)
 
     figure, axes = plt.subplots(1, 3, figsize=(16, 4.5))

@@ -103,6 +103,13 @@ def study_data(args) -> StudyData:
                      f"{dataset.source} ({len(y):,} training, {len(y_test):,} test images)")
 
 
+def accuracy(model, x, y) -> float:
+    """The share of ``x`` that ``model`` classifies as ``y`` (inference mode, in batches)."""
+    from applications.kit import reporting
+
+    return float((reporting.predict(model, x).argmax(-1) == y).mean())
+
+
 def dense_layers(model):
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense) and layer.name != "logits"]
 
